@@ -1,0 +1,1 @@
+"""citybot: channels (Telegram, Viber, terminal), configuration, wiring and delivery."""

@@ -1,0 +1,1 @@
+"""Channels: each turns its messenger's events into ``Incoming`` and renders ``Reply``."""

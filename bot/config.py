@@ -1,0 +1,273 @@
+"""Configuration: bot.toml (validated with pydantic) plus secrets and URLs from the environment.
+
+Every key has a default so a city can start from an almost empty file; validation errors name
+the key that is wrong (``categories.3.department: unknown department 'roadz'``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+LANGUAGES: tuple[str, ...] = ("uk", "ru", "en")
+DEFAULT_CONFIG_PATH = "bot.toml"
+PUBLIC_TELEGRAM_API = "https://api.telegram.org"
+PUBLIC_VIBER_API = "https://chatapi.viber.com/pa"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalizedName(_Strict):
+    """A name in every supported language; uk is required, others fall back to it."""
+
+    uk: str
+    ru: str = ""
+    en: str = ""
+
+    def get(self, lang: str) -> str:
+        value: str = getattr(self, lang, "") or ""
+        return value or self.uk
+
+
+class Department(_Strict):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+    name: LocalizedName
+    telegram_chat_id: int | None = None
+    head_telegram_ids: list[int] = []
+
+
+class Subcategory(_Strict):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,23}$")]
+    name: LocalizedName
+    department: str | None = None  # overrides the category's department
+
+
+class Category(_Strict):
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,23}$")]
+    name: LocalizedName
+    department: str
+    emoji: str = ""
+    subcategories: list[Subcategory] = []
+
+    @field_validator("subcategories")
+    @classmethod
+    def _unique_sub(cls, subs: list[Subcategory]) -> list[Subcategory]:
+        codes = [s.code for s in subs]
+        dup = {c for c in codes if codes.count(c) > 1}
+        if dup:
+            raise ValueError(f"duplicate subcategory code(s): {', '.join(sorted(dup))}")
+        return subs
+
+
+class BoundingBox(_Strict):
+    """The city's rectangle; a location pin outside it is refused."""
+
+    min_lat: Annotated[float, Field(ge=-90, le=90)]
+    max_lat: Annotated[float, Field(ge=-90, le=90)]
+    min_lon: Annotated[float, Field(ge=-180, le=180)]
+    max_lon: Annotated[float, Field(ge=-180, le=180)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoundingBox:
+        if self.min_lat >= self.max_lat:
+            raise ValueError("min_lat must be less than max_lat")
+        if self.min_lon >= self.max_lon:
+            raise ValueError("min_lon must be less than max_lon")
+        return self
+
+    def contains(self, lat: float, lon: float) -> bool:
+        return self.min_lat <= lat <= self.max_lat and self.min_lon <= lon <= self.max_lon
+
+
+class ContactPhone(_Strict):
+    number: str
+    label: LocalizedName
+
+
+class City(_Strict):
+    name: LocalizedName = LocalizedName(uk="Місто", ru="Город", en="City")
+    timezone: str = "Europe/Kyiv"
+    bbox: BoundingBox = BoundingBox(min_lat=47.60, max_lat=48.20, min_lon=33.15, max_lon=33.65)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use a name like Europe/Kyiv)") from None
+        return value
+
+
+class Contacts(_Strict):
+    phones: list[ContactPhone] = [
+        ContactPhone(
+            number="1520",
+            label=LocalizedName(uk="Контакт-центр", ru="Контакт-центр", en="Contact center"),
+        )
+    ]
+    hours: LocalizedName = LocalizedName(uk="цілодобово", ru="круглосуточно", en="24/7")
+    email: str = ""
+    website: str = ""
+
+
+class Limits(_Strict):
+    """Lengths are counted in characters after trimming."""
+
+    description_min: int = Field(10, ge=1)
+    description_max: int = Field(2000, le=3500)
+    address_min: int = Field(3, ge=1)
+    address_max: int = Field(200, le=500)
+    comment_max: int = Field(2000, le=3500)
+    photos_max: int = Field(5, ge=0, le=10)
+    page_size: int = Field(5, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Limits:
+        if self.description_min > self.description_max:
+            raise ValueError("limits.description_min: must not exceed description_max")
+        if self.address_min > self.address_max:
+            raise ValueError("limits.address_min: must not exceed address_max")
+        return self
+
+
+class TelegramSettings(_Strict):
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""  # public https URL Telegram calls, e.g. https://bot.city.gov.ua
+    webhook_path: str = "/telegram/webhook"
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8080, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramSettings:
+        if self.mode == "webhook" and not self.webhook_url.startswith("https://"):
+            raise ValueError("telegram.webhook_url: webhook mode needs the public https:// URL")
+        if not self.webhook_path.startswith("/"):
+            raise ValueError("telegram.webhook_path: must start with /")
+        return self
+
+
+class Settings(_Strict):
+    default_language: Literal["uk", "ru", "en"] = "uk"
+    city: City = City()
+    contacts: Contacts = Contacts()
+    limits: Limits = Limits()
+    telegram: TelegramSettings = TelegramSettings()
+    database_path: str = "data/citybot.sqlite3"
+    departments: list[Department]
+    categories: Annotated[list[Category], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        codes = [d.code for d in self.departments]
+        dup = {c for c in codes if codes.count(c) > 1}
+        if dup:
+            raise ValueError(f"duplicate department code(s): {', '.join(sorted(dup))}")
+        cat_codes = [c.code for c in self.categories]
+        dupc = {c for c in cat_codes if cat_codes.count(c) > 1}
+        if dupc:
+            raise ValueError(f"duplicate category code(s): {', '.join(sorted(dupc))}")
+        known = set(codes)
+        for i, cat in enumerate(self.categories):
+            if cat.department not in known:
+                raise ValueError(
+                    f"categories.{i}.department: unknown department {cat.department!r}"
+                )
+            for j, sub in enumerate(cat.subcategories):
+                if sub.department is not None and sub.department not in known:
+                    raise ValueError(
+                        f"categories.{i}.subcategories.{j}.department: "
+                        f"unknown department {sub.department!r}"
+                    )
+        return self
+
+    def category(self, code: str) -> Category | None:
+        return next((c for c in self.categories if c.code == code), None)
+
+    def department(self, code: str) -> Department | None:
+        return next((d for d in self.departments if d.code == code), None)
+
+    def route(self, category: str, subcategory: str | None) -> str:
+        """The department responsible for a category (and subcategory)."""
+        cat = self.category(category)
+        if cat is None:
+            raise KeyError(category)
+        for sub in cat.subcategories:
+            if sub.code == subcategory and sub.department:
+                return sub.department
+        return cat.department
+
+
+class Env(BaseModel):
+    """Secrets and URLs: only from the environment, never from the repo."""
+
+    model_config = ConfigDict(frozen=True)
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base: str = PUBLIC_TELEGRAM_API
+    telegram_webhook_secret: SecretStr | None = None
+    database_url: str | None = None
+    config_path: str = DEFAULT_CONFIG_PATH
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Env:
+        e = os.environ if environ is None else environ
+
+        def opt(name: str) -> str | None:
+            value = e.get(name, "").strip()
+            return value or None
+
+        return cls(
+            telegram_bot_token=opt("TELEGRAM_BOT_TOKEN"),
+            telegram_api_base=opt("TELEGRAM_API_BASE") or PUBLIC_TELEGRAM_API,
+            telegram_webhook_secret=opt("TELEGRAM_WEBHOOK_SECRET"),
+            database_url=opt("DATABASE_URL"),
+            config_path=opt("BOT_CONFIG") or DEFAULT_CONFIG_PATH,
+        )
+
+
+class ConfigError(Exception):
+    """bot.toml is missing or invalid; the message names the key."""
+
+
+def _format_errors(path: str, exc: ValidationError) -> str:
+    lines = [f"{path} is invalid:"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        # Cross-field checks raise at the top level with the key already in their message.
+        lines.append(f"  {loc}: {msg}" if loc else f"  {msg}")
+    return "\n".join(lines)
+
+
+def parse_settings(data: dict[str, object], source: str = "bot.toml") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+
+
+def load_settings(path: str | Path) -> Settings:
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p} (set BOT_CONFIG)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_settings(data, str(p))

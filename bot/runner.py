@@ -1,0 +1,107 @@
+"""Starting the bot in one of its modes: Telegram polling, Telegram webhook, terminal chat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from aiogram import Bot
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+
+from bot.app import App
+from bot.channels.telegram import TelegramChannel, make_bot
+from bot.channels.terminal import TerminalChat
+from models.base import utcnow
+from models.dedupe import forget_seen_before
+
+log = logging.getLogger(__name__)
+
+# Telegram keeps undelivered updates for 24 hours; remembering them a little longer suffices.
+SEEN_UPDATES_KEPT = timedelta(hours=48)
+
+
+async def prune_seen_updates(app: App) -> None:
+    async with app.sessions() as session, session.begin():
+        await forget_seen_before(session, utcnow() - SEEN_UPDATES_KEPT)
+
+
+def telegram_channel(app: App) -> TelegramChannel:
+    token = app.env.telegram_bot_token
+    if token is None:
+        raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
+    bot = make_bot(token.get_secret_value(), app.env.telegram_api_base)
+    return TelegramChannel(bot, app.conversation, app.conversation.tr)
+
+
+async def run_polling(app: App, channel: TelegramChannel | None = None) -> None:
+    channel = channel or telegram_channel(app)
+    await prune_seen_updates(app)
+    # A webhook left over from webhook mode would make getUpdates fail with 409.
+    await channel.bot.delete_webhook(drop_pending_updates=False)
+    log.info("Telegram: polling %s", app.env.telegram_api_base)
+    await channel.dispatcher.start_polling(
+        channel.bot, handle_signals=False, close_bot_session=True
+    )
+
+
+def webhook_app(app: App, channel: TelegramChannel) -> web.Application:
+    tg = app.settings.telegram
+    secret = app.env.telegram_webhook_secret
+    web_app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=channel.dispatcher,
+        bot=channel.bot,
+        secret_token=secret.get_secret_value() if secret else None,
+    ).register(web_app, path=tg.webhook_path)
+    setup_application(web_app, channel.dispatcher, bot=channel.bot)
+
+    async def on_startup(_: web.Application) -> None:
+        await prune_seen_updates(app)
+        await channel.bot.set_webhook(
+            tg.webhook_url.rstrip("/") + tg.webhook_path,
+            secret_token=secret.get_secret_value() if secret else None,
+            allowed_updates=channel.dispatcher.resolve_used_update_types(),
+        )
+
+    web_app.on_startup.append(on_startup)
+    return web_app
+
+
+async def run_webhook(app: App, channel: TelegramChannel | None = None) -> None:
+    channel = channel or telegram_channel(app)
+    tg = app.settings.telegram
+    if app.env.telegram_webhook_secret is None:
+        log.warning("TELEGRAM_WEBHOOK_SECRET is not set: anyone who finds the URL can post updates")
+    runner = web.AppRunner(webhook_app(app, channel))
+    await runner.setup()
+    site = web.TCPSite(runner, tg.listen_host, tg.listen_port)
+    await site.start()
+    log.info("Telegram: webhook on %s:%s%s", tg.listen_host, tg.listen_port, tg.webhook_path)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def run_terminal(app: App, user_id: str = "local") -> None:
+    chat = TerminalChat(
+        app.conversation.handle,
+        app.conversation.tr,
+        user_id=user_id,
+        lang=app.settings.default_language,
+    )
+    await chat.run()
+
+
+async def run(app: App) -> None:
+    if app.env.telegram_bot_token is None:
+        await run_terminal(app)
+    elif app.settings.telegram.mode == "webhook":
+        await run_webhook(app)
+    else:
+        await run_polling(app)
+
+
+__all__ = ["Bot", "run", "run_polling", "run_terminal", "run_webhook", "webhook_app"]

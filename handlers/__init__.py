@@ -1,0 +1,1 @@
+"""The conversation: dialogs and staff actions over a neutral vocabulary (no messenger here)."""

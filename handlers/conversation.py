@@ -1,0 +1,214 @@
+"""The conversation core: one incoming event in, the replies out, in one transaction.
+
+Every channel (Telegram, Viber, the terminal) turns what arrived into an ``Incoming`` and
+renders the ``Reply`` objects it gets back; nothing here knows which messenger it talks to.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import weakref
+from asyncio import Lock
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from handlers import menu, my_requests, new_request
+from handlers.context import Context, Step
+from handlers.flow import STEPS, goto, reask
+from handlers.i18n import Translator, translator
+from handlers.types import Incoming, Keyboard, Kind, Reply
+from models.base import utcnow
+from models.dedupe import already_seen
+from models.residents import get_or_create_resident, load_state, save_state
+
+log = logging.getLogger(__name__)
+
+FILING_STEPS = frozenset(new_request.FLOW) | {Step.CONFIRM}
+
+
+class FloodGuard:
+    """At most ``limit`` events per ``window`` seconds from one person; one warning, then quiet."""
+
+    def __init__(self, limit: int = 20, window: float = 10.0) -> None:
+        self.limit, self.window = limit, window
+        self._events: dict[tuple[str, str], deque[float]] = {}
+
+    def check(self, key: tuple[str, str]) -> str:
+        """'ok', 'warn' (first event over the limit) or 'drop'."""
+        now = time.monotonic()
+        q = self._events.setdefault(key, deque())
+        while q and now - q[0] > self.window:
+            q.popleft()
+        q.append(now)
+        if len(self._events) > 10_000:  # forget people who went quiet
+            for k in [k for k, v in self._events.items() if now - v[-1] > self.window]:
+                del self._events[k]
+        if len(q) <= self.limit:
+            return "ok"
+        return "warn" if len(q) == self.limit + 1 else "drop"
+
+
+class Conversation:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        *,
+        tr: Translator | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        flood: FloodGuard | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.tr = tr or translator()
+        self.clock = clock
+        self.flood = flood or FloodGuard()
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def _lock(self, key: tuple[str, str]) -> Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = Lock()
+        return lock
+
+    async def handle(self, ev: Incoming, event_id: str = "") -> list[Reply]:
+        """Answer one event. ``event_id`` (e.g. Telegram's update_id) makes re-deliveries no-ops."""
+        key = (ev.channel, ev.user_id)
+        verdict = self.flood.check(key)
+        if verdict != "ok":
+            log.warning("flood from %s:%s (%s)", ev.channel, ev.user_id, verdict)
+            if verdict == "drop":
+                return []
+            lang = ev.language_hint if ev.language_hint in ("uk", "ru", "en") else "uk"
+            return [Reply(self.tr.t(lang, "hint.flood"))]
+        async with self._lock(key):
+            try:
+                return await self._handle(ev, event_id)
+            except Exception:
+                log.exception("failed to handle %s from %s:%s", ev.kind, ev.channel, ev.user_id)
+                return [Reply(self.tr.t(self.settings.default_language, "error.internal"))]
+
+    async def _handle(self, ev: Incoming, event_id: str) -> list[Reply]:
+        async with self.sessions() as session, session.begin():
+            if event_id and await already_seen(session, ev.channel, event_id):
+                return []
+            resident = await get_or_create_resident(session, ev.channel, ev.user_id, ev.name)
+            state = await load_state(session, resident.id)
+            ctx = Context(
+                session=session,
+                settings=self.settings,
+                tr=self.tr,
+                resident=resident,
+                step=_step(state.step if state else None),
+                # A deep copy: mutating the loaded JSON in place would hide the change.
+                data=copy.deepcopy(state.data) if state else {},
+                now=self.clock(),
+                channel=ev.channel,
+            )
+            offered = {p: label for p, label in (state.offered if state else [])}
+            ev = _label_to_button(ev, offered)
+            await self._route(ctx, ev, offered, is_new=state is None)
+            for reply in ctx.replies:
+                reply.lang = ctx.lang
+            if ctx.data.get("forgotten"):
+                return ctx.replies
+            previous_kb = ctx.data.get("kb")
+            _mark_keyboard_removal(ctx.replies, previous_kb)
+            shown = [r for r in ctx.replies if r.buttons]
+            if shown:
+                ctx.data["kb"] = shown[-1].keyboard.value
+                new_offered = [[p, label] for r in shown for label, p in r.labels().items()]
+            else:
+                new_offered = [[p, offered[p]] for p in offered]
+            await save_state(session, resident.id, ctx.step.value, ctx.data, new_offered)
+            return ctx.replies
+
+    async def _route(
+        self, ctx: Context, ev: Incoming, offered: dict[str, str], *, is_new: bool
+    ) -> None:
+        if ev.kind is Kind.COMMAND:
+            await self._command(ctx, ev)
+            return
+        if (ctx.resident.language is None and ctx.step is not Step.LANGUAGE) or is_new:
+            await goto(ctx, Step.LANGUAGE)
+            return
+        if ev.kind is Kind.BUTTON and ev.payload not in offered:
+            ctx.hint("hint.stale_button")
+            await reask(ctx)
+            return
+        await STEPS[ctx.step].handle(ctx, ev)
+
+    async def _command(self, ctx: Context, ev: Incoming) -> None:
+        if ctx.resident.language is None and ev.command not in ("start", "language"):
+            await goto(ctx, Step.LANGUAGE)
+            return
+        match ev.command:
+            case "start" | "menu":
+                await goto(ctx, Step.LANGUAGE if ctx.resident.language is None else Step.MENU)
+            case "new":
+                if menu.has_draft(ctx):
+                    await new_request.resume(ctx)
+                else:
+                    await new_request.start(ctx)
+            case "my":
+                await my_requests.open_list(ctx, page=0)
+            case "help":
+                await goto(ctx, Step.HELP)
+            case "language":
+                await goto(ctx, Step.LANGUAGE)
+            case "forget":
+                await goto(ctx, Step.FORGET)
+            case "cancel":
+                if ctx.step in FILING_STEPS:
+                    await new_request.cancel(ctx)
+                else:
+                    await goto(ctx, Step.MENU)
+            case _:
+                ctx.hint("hint.unknown_command")
+                await reask(ctx)
+
+
+def _step(stored: str | None) -> Step:
+    """A step name from the database; one a newer version removed restarts at the menu."""
+    if stored is None:
+        return Step.LANGUAGE
+    try:
+        return Step(stored)
+    except ValueError:
+        return Step.MENU
+
+
+def _label_to_button(ev: Incoming, offered: dict[str, str]) -> Incoming:
+    """Keyboards that replace the phone's keyboard send their label back as plain text."""
+    if ev.kind is not Kind.TEXT:
+        return ev
+    for payload, label in offered.items():
+        if ev.text == label:
+            return Incoming(
+                channel=ev.channel,
+                user_id=ev.user_id,
+                kind=Kind.BUTTON,
+                payload=payload,
+                name=ev.name,
+                language_hint=ev.language_hint,
+            )
+    return ev
+
+
+def _mark_keyboard_removal(replies: list[Reply], previous_kb: object) -> None:
+    """An input keyboard stays on the phone until a message removes it."""
+    showing_input = previous_kb == Keyboard.INPUT.value
+    for reply in replies:
+        if showing_input and reply.keyboard is not Keyboard.INPUT:
+            reply.remove_input_keyboard = True
+            return
+        if reply.buttons:
+            showing_input = reply.keyboard is Keyboard.INPUT

@@ -1,0 +1,78 @@
+"""The neutral vocabulary every channel speaks: what a person did, and what the bot answers."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Kind(enum.StrEnum):
+    TEXT = "text"
+    BUTTON = "button"
+    LOCATION = "location"
+    PHOTO = "photo"
+    CONTACT = "contact"
+    COMMAND = "command"
+    OTHER = "other"  # a sticker, voice note, video…: something no step can use
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    channel: str
+    user_id: str
+    kind: Kind
+    text: str = ""  # message text, photo caption, or command arguments
+    payload: str = ""  # button payload
+    command: str = ""  # without the slash, lower case
+    latitude: float | None = None
+    longitude: float | None = None
+    photo: str = ""  # a reference the channel can send back (Telegram file_id, media path…)
+    phone: str = ""
+    contact_is_own: bool = True
+    name: str = ""
+    language_hint: str = ""  # the messenger's UI language, used before the resident chooses
+
+
+class ButtonKind(enum.StrEnum):
+    CALLBACK = "callback"
+    REQUEST_LOCATION = "request_location"
+    REQUEST_CONTACT = "request_contact"
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    payload: str
+    kind: ButtonKind = ButtonKind.CALLBACK
+
+
+class Keyboard(enum.StrEnum):
+    """How buttons are shown where the messenger makes a difference (Telegram).
+
+    INLINE buttons sit under the message; INPUT buttons replace the phone's keyboard and are
+    needed for "send my location" / "share my phone".
+    """
+
+    INLINE = "inline"
+    INPUT = "input"
+
+
+@dataclass(slots=True)
+class Reply:
+    text: str  # a small HTML subset (<b>, <i>, <code>); resident text in it is escaped
+    buttons: list[list[Button]] = field(default_factory=list)
+    keyboard: Keyboard = Keyboard.INLINE
+    photos: list[str] = field(default_factory=list)  # references to show as an album
+    latitude: float | None = None
+    longitude: float | None = None
+    # Set by the conversation core when an INPUT keyboard from an earlier message must go.
+    remove_input_keyboard: bool = False
+    lang: str = ""  # the recipient's language, for what a channel adds on its own
+
+    def payloads(self) -> list[str]:
+        return [b.payload for row in self.buttons for b in row if b.kind is ButtonKind.CALLBACK]
+
+    def labels(self) -> dict[str, str]:
+        return {
+            b.label: b.payload for row in self.buttons for b in row if b.kind is ButtonKind.CALLBACK
+        }

@@ -1,0 +1,1 @@
+"""SQLAlchemy models and the domain operations on them."""
