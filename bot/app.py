@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Env, Settings, load_settings
+from bot.delivery import Delivery, Sender
 from handlers.conversation import Conversation
+from handlers.staff import StaffDesk
 from models.db import create_engine, normalise_url, session_factory, sqlite_url
 from models.migrate import upgrade
 
@@ -31,6 +33,12 @@ class App:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     conversation: Conversation
+    desk: StaffDesk
+
+    def delivery(self, senders: dict[str, Sender]) -> Delivery:
+        delivery = Delivery(self.sessions, self.settings, self.conversation.tr, senders)
+        self.desk.on_commit = delivery.kick
+        return delivery
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -43,4 +51,6 @@ async def build_app(env: Env | None = None, *, migrate: bool = True) -> App:
     if migrate:
         await upgrade(engine)
     sessions = session_factory(engine)
-    return App(env, settings, engine, sessions, Conversation(sessions, settings))
+    conversation = Conversation(sessions, settings)
+    desk = StaffDesk(sessions, settings, conversation.tr)
+    return App(env, settings, engine, sessions, conversation, desk)

@@ -162,12 +162,36 @@ class TelegramSettings(_Strict):
         return self
 
 
+class StaffSettings(_Strict):
+    """Who may use the staff commands before anyone was added with /staff add."""
+
+    admins: list[int] = []  # Telegram user ids of the bootstrap administrators
+    operators_chat_id: int | None = None  # contact-center group: all new requests, escalations
+    language: Literal["uk", "ru", "en"] = "uk"  # language of cards and staff messages
+
+
+class DeliverySettings(_Strict):
+    """The outbox sender's pace and patience (Telegram's limits by default)."""
+
+    global_per_second: float = Field(30, gt=0)
+    private_per_second: float = Field(1, gt=0)
+    group_per_minute: float = Field(20, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    backoff_base_seconds: float = Field(2, gt=0)
+    backoff_max_seconds: float = Field(600, gt=0)
+    lease_seconds: float = Field(60, gt=0)  # a crashed worker's messages are retried after it
+    batch: int = Field(100, ge=1, le=1000)
+    concurrency: int = Field(8, ge=1, le=64)
+
+
 class Settings(_Strict):
     default_language: Literal["uk", "ru", "en"] = "uk"
     city: City = City()
     contacts: Contacts = Contacts()
     limits: Limits = Limits()
     telegram: TelegramSettings = TelegramSettings()
+    staff: StaffSettings = StaffSettings()
+    delivery: DeliverySettings = DeliverySettings()
     database_path: str = "data/citybot.sqlite3"
     departments: list[Department]
     categories: Annotated[list[Category], Field(min_length=1)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from aiogram import Bot
@@ -11,8 +13,11 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import App
-from bot.channels.telegram import TelegramChannel, make_bot
-from bot.channels.terminal import TerminalChat
+from bot.channels.telegram import CHANNEL as CHANNEL_TELEGRAM
+from bot.channels.telegram import TelegramChannel, TelegramSender, make_bot
+from bot.channels.terminal import CHANNEL as CHANNEL_TERMINAL
+from bot.channels.terminal import TerminalChat, TerminalSender
+from bot.delivery import Delivery, Sender
 from models.base import utcnow
 from models.dedupe import forget_seen_before
 
@@ -32,7 +37,21 @@ def telegram_channel(app: App) -> TelegramChannel:
     if token is None:
         raise RuntimeError("TELEGRAM_BOT_TOKEN is not set")
     bot = make_bot(token.get_secret_value(), app.env.telegram_api_base)
-    return TelegramChannel(bot, app.conversation, app.conversation.tr)
+    return TelegramChannel(bot, app.conversation, app.conversation.tr, desk=app.desk)
+
+
+@asynccontextmanager
+async def delivering(app: App, senders: dict[str, Sender]) -> AsyncIterator[Delivery]:
+    """The outbox worker, running beside the channels for as long as the bot runs."""
+    delivery = app.delivery(senders)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(delivery.run(stop), name="delivery")
+    try:
+        yield delivery
+    finally:
+        stop.set()
+        delivery.kick()
+        await worker
 
 
 async def run_polling(app: App, channel: TelegramChannel | None = None) -> None:
@@ -92,16 +111,24 @@ async def run_terminal(app: App, user_id: str = "local") -> None:
         user_id=user_id,
         lang=app.settings.default_language,
     )
-    await chat.run()
+    async with delivering(app, {CHANNEL_TERMINAL: TerminalSender(chat)}):
+        await chat.run()
 
 
 async def run(app: App) -> None:
     if app.env.telegram_bot_token is None:
         await run_terminal(app)
-    elif app.settings.telegram.mode == "webhook":
-        await run_webhook(app)
-    else:
-        await run_polling(app)
+        return
+    channel = telegram_channel(app)
+    senders: dict[str, Sender] = {
+        CHANNEL_TELEGRAM: TelegramSender(channel.bot, app.conversation.tr)
+    }
+    async with delivering(app, senders) as delivery:
+        channel.on_commit = delivery.kick
+        if app.settings.telegram.mode == "webhook":
+            await run_webhook(app, channel)
+        else:
+            await run_polling(app, channel)
 
 
 __all__ = ["Bot", "run", "run_polling", "run_terminal", "run_webhook", "webhook_app"]

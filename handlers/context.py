@@ -44,6 +44,7 @@ class Context:
     now: datetime
     channel: str
     replies: list[Reply] = field(default_factory=list)
+    keep_offered: bool = False  # the event came from a notification, not from the dialog
 
     @property
     def lang(self) -> str:

@@ -18,10 +18,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from handlers import menu, my_requests, new_request
+from handlers import feedback, menu, my_requests, new_request  # importing registers the steps
 from handlers.context import Context, Step
 from handlers.flow import STEPS, goto, reask
-from handlers.i18n import Translator, translator
+from handlers.i18n import LANGUAGES, Translator, translator
 from handlers.types import Incoming, Keyboard, Kind, Reply
 from models.base import utcnow
 from models.dedupe import already_seen
@@ -30,6 +30,8 @@ from models.residents import get_or_create_resident, load_state, save_state
 log = logging.getLogger(__name__)
 
 FILING_STEPS = frozenset(new_request.FLOW) | {Step.CONFIRM}
+# Steps where the resident's next text belongs to the dialog, not to a department's question.
+TYPING_STEPS = frozenset({Step.ADDRESS, Step.DESCRIPTION, Step.PHOTOS, Step.PHONE, Step.ADD_INFO})
 
 
 class FloodGuard:
@@ -72,6 +74,8 @@ class Conversation:
         self._locks: weakref.WeakValueDictionary[tuple[str, str], Lock] = (
             weakref.WeakValueDictionary()
         )
+        # The language each person chose, so the flood warning needs no database read.
+        self._langs: dict[tuple[str, str], str] = {}
 
     def _lock(self, key: tuple[str, str]) -> Lock:
         lock = self._locks.get(key)
@@ -87,8 +91,12 @@ class Conversation:
             log.warning("flood from %s:%s (%s)", ev.channel, ev.user_id, verdict)
             if verdict == "drop":
                 return []
-            lang = ev.language_hint if ev.language_hint in ("uk", "ru", "en") else "uk"
-            return [Reply(self.tr.t(lang, "hint.flood"))]
+            lang = self._langs.get(key) or (
+                ev.language_hint
+                if ev.language_hint in LANGUAGES
+                else self.settings.default_language
+            )
+            return [Reply(self.tr.t(lang, "hint.flood"), lang=lang)]
         async with self._lock(key):
             try:
                 return await self._handle(ev, event_id)
@@ -101,6 +109,8 @@ class Conversation:
             if event_id and await already_seen(session, ev.channel, event_id):
                 return []
             resident = await get_or_create_resident(session, ev.channel, ev.user_id, ev.name)
+            if resident.blocked_at is not None:  # writing to us again: reachable again
+                resident.blocked_at = None
             state = await load_state(session, resident.id)
             ctx = Context(
                 session=session,
@@ -118,12 +128,20 @@ class Conversation:
             await self._route(ctx, ev, offered, is_new=state is None)
             for reply in ctx.replies:
                 reply.lang = ctx.lang
+            if resident.language:
+                if len(self._langs) > 10_000:
+                    self._langs.clear()
+                self._langs[(ev.channel, ev.user_id)] = resident.language
             if ctx.data.get("forgotten"):
                 return ctx.replies
             previous_kb = ctx.data.get("kb")
             _mark_keyboard_removal(ctx.replies, previous_kb)
             shown = [r for r in ctx.replies if r.buttons]
-            if shown:
+            if shown and ctx.keep_offered:
+                # Answers to notification buttons leave the dialog's own buttons valid.
+                new_offered = [[p, label] for p, label in offered.items()]
+                new_offered += [[p, label] for r in shown for label, p in r.labels().items()]
+            elif shown:
                 ctx.data["kb"] = shown[-1].keyboard.value
                 new_offered = [[p, label] for r in shown for label, p in r.labels().items()]
             else:
@@ -139,6 +157,13 @@ class Conversation:
             return
         if (ctx.resident.language is None and ctx.step is not Step.LANGUAGE) or is_new:
             await goto(ctx, Step.LANGUAGE)
+            return
+        if feedback.is_global(ev):
+            ctx.keep_offered = True
+            await feedback.on_global_button(ctx, ev)
+            return
+        if ctx.step not in TYPING_STEPS and await feedback.answer_question(ctx, ev):
+            ctx.keep_offered = True
             return
         if ev.kind is Kind.BUTTON and ev.payload not in offered:
             ctx.hint("hint.stale_button")

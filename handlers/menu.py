@@ -8,13 +8,12 @@ from handlers.i18n import LANGUAGES, Safe
 from handlers.types import Button, Incoming, Kind
 from models.residents import forget_resident
 
-LANGUAGE_NAMES = {"uk": "🇺🇦 Українська", "ru": "Русский", "en": "🇬🇧 English"}
-
 
 async def ask_language(ctx: Context) -> None:
+    # Each language is named in itself: the "language.name" of its own catalog.
     ctx.say(
         ctx.t("language.choose"),
-        [[Button(LANGUAGE_NAMES[lang], f"lang:{lang}")] for lang in LANGUAGES],
+        [[Button(ctx.tr.plain(lang, "language.name"), f"lang:{lang}")] for lang in LANGUAGES],
     )
 
 

@@ -11,10 +11,12 @@ from handlers.context import Context, Step
 from handlers.flow import goto, reask, step
 from handlers.i18n import Safe
 from handlers.new_request import category_label
+from handlers.notifications import desk_chats
 from handlers.types import Button, Incoming, Kind
 from handlers.validation import Invalid, validate_comment
 from models.base import as_utc
 from models.entities import EventKind, Request, Status
+from models.lifecycle import notify_desk
 from models.requests import (
     add_comment,
     add_photo,
@@ -223,19 +225,31 @@ async def on_add_info(ctx: Context, ev: Incoming) -> None:
         ctx.hint("my.closed_now")
         await goto(ctx, Step.MY_DETAIL)
         return
-    if ev.kind is Kind.PHOTO:
-        await add_photo(ctx.session, ctx.resident, req, ev.photo)
-    if ev.kind in (Kind.TEXT, Kind.PHOTO) and (ev.text or ev.kind is Kind.TEXT):
+    if ev.kind not in (Kind.TEXT, Kind.PHOTO):
+        ctx.hint("hint.text_or_photo_expected")
+        await reask(ctx)
+        return
+    text = ""
+    if ev.text or ev.kind is Kind.TEXT:
         result = validate_comment(ev.text, ctx.settings.limits.comment_max)
         if isinstance(result, Invalid):
             ctx.hint(f"error.comment.{result.code}", limit=result.limit)
             await reask(ctx)
             return
-        await add_comment(ctx.session, ctx.resident, req, result)
-    if ev.kind not in (Kind.TEXT, Kind.PHOTO):
-        ctx.hint("hint.text_or_photo_expected")
-        await reask(ctx)
-        return
+        text = result
+        await add_comment(ctx.session, ctx.resident, req, text)
+    if ev.kind is Kind.PHOTO:
+        await add_photo(ctx.session, ctx.resident, req, ev.photo)
+    # The department sees what the resident added without opening the request.
+    notify_desk(
+        ctx.session,
+        req,
+        desk_chats(ctx.settings, req.department),
+        "desk_comment",
+        now=ctx.now,
+        text=text,
+        photo=ev.photo if ev.kind is Kind.PHOTO else None,
+    )
     ctx.say(ctx.t("my.info_added", number=req.number))
     await goto(ctx, Step.MY_DETAIL)
 

@@ -11,6 +11,7 @@ from typing import Any
 from handlers.context import Context, Step
 from handlers.flow import goto, reask, step
 from handlers.i18n import Safe
+from handlers.notifications import desk_chats
 from handlers.types import Button, ButtonKind, Incoming, Keyboard, Kind
 from handlers.validation import (
     Invalid,
@@ -18,6 +19,7 @@ from handlers.validation import (
     validate_address,
     validate_description,
 )
+from models.lifecycle import card_refresh
 from models.requests import NewRequest, submit_request
 
 FLOW = (Step.CATEGORY, Step.SUBCATEGORY, Step.ADDRESS, Step.DESCRIPTION, Step.PHOTOS, Step.PHONE)
@@ -295,6 +297,7 @@ async def on_photos(ctx: Context, ev: Incoming) -> None:
         return
     if ev.kind is Kind.BUTTON and ev.payload == "photos:done":
         ctx.draft["photos_done"] = True
+        ctx.draft.pop("photos_before_edit", None)  # the new set replaces the old one
         await advance(ctx)
         return
     if ev.kind is not Kind.PHOTO:
@@ -307,6 +310,7 @@ async def on_photos(ctx: Context, ev: Incoming) -> None:
     count = len(ctx.draft["photos"])
     if count >= limit:
         ctx.draft["photos_done"] = True
+        ctx.draft.pop("photos_before_edit", None)
         ctx.say(ctx.n("photos.full", count))
         await advance(ctx)
         return
@@ -370,6 +374,9 @@ def summary(ctx: Context, d: dict[str, Any]) -> str:
 
 async def ask_confirm(ctx: Context) -> None:
     ctx.draft["editing"] = False
+    # Back (or leaving) from "edit photos" without pressing Done keeps the photos there were.
+    if "photos_before_edit" in ctx.draft:
+        ctx.draft["photos"] = ctx.draft.pop("photos_before_edit")
     ctx.say(summary(ctx, ctx.draft), [])
     ctx.say(
         ctx.t("new.confirm_question"),
@@ -398,6 +405,7 @@ async def on_confirm(ctx: Context, ev: Incoming) -> None:
         if target is not None:
             ctx.draft["editing"] = True
             if target is Step.PHOTOS:
+                ctx.draft["photos_before_edit"] = ctx.draft.get("photos", [])
                 ctx.draft["photos"] = []
             await goto(ctx, target)
             return
@@ -434,6 +442,7 @@ async def submit(ctx: Context) -> None:
         ),
         now=ctx.now,
     )
+    card_refresh(ctx.session, req, desk_chats(ctx.settings, department), now=ctx.now)
     dept = ctx.settings.department(department)
     ctx.data["draft"] = {}
     ctx.say(

@@ -31,6 +31,8 @@ class Incoming:
     contact_is_own: bool = True
     name: str = ""
     language_hint: str = ""  # the messenger's UI language, used before the resident chooses
+    chat_id: str = ""  # where it was said, when that is not the person's own chat (groups)
+    group: bool = False
 
 
 class ButtonKind(enum.StrEnum):
@@ -57,6 +59,14 @@ class Keyboard(enum.StrEnum):
     INPUT = "input"
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A file to send, e.g. a CSV export."""
+
+    filename: str
+    path: str  # on disk, so a large export never has to fit in memory
+
+
 @dataclass(slots=True)
 class Reply:
     text: str  # a small HTML subset (<b>, <i>, <code>); resident text in it is escaped
@@ -68,6 +78,8 @@ class Reply:
     # Set by the conversation core when an INPUT keyboard from an earlier message must go.
     remove_input_keyboard: bool = False
     lang: str = ""  # the recipient's language, for what a channel adds on its own
+    force_reply: bool = False  # ask the messenger to open a reply to this message
+    document: Document | None = None
 
     def payloads(self) -> list[str]:
         return [b.payload for row in self.buttons for b in row if b.kind is ButtonKind.CALLBACK]

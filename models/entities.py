@@ -46,6 +46,9 @@ class EventKind(enum.StrEnum):
     COMMENT = "comment"
     PHOTO = "photo"
     REPLY = "reply"
+    REASSIGNED = "reassigned"
+    DEADLINE = "deadline"
+    RATING = "rating"
     ANONYMISED = "anonymised"
 
 
@@ -80,7 +83,10 @@ class Resident(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     forgotten_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when the resident blocked the bot (Telegram 403) or unsubscribed (Viber).
     blocked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A department asked a question: the resident's next message answers it.
+    awaiting_request_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class DialogState(Base):
@@ -133,6 +139,9 @@ class Request(Base):
     status: Mapped[Status] = mapped_column(_enum(Status, "request_status"), default=Status.NEW)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)
 
     photos: Mapped[list[Photo]] = relationship(
         back_populates="request", order_by="Photo.id", cascade="all, delete-orphan"

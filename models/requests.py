@@ -27,7 +27,8 @@ from models.entities import (
     Status,
 )
 
-NUMBER_RE = re.compile(r"^(\d{4})-(\d{6,})$")
+# ASCII digits only: \d alone would take other scripts' digits too.
+NUMBER_RE = re.compile(r"^(\d{4})-(\d{6,})$", re.ASCII)
 
 
 def format_number(year: int, seq: int) -> str:
@@ -137,6 +138,8 @@ async def get_for_resident(
             select(Request)
             .where(Request.id == request_id, Request.resident_id == resident_id)
             .options(selectinload(Request.events), selectinload(Request.photos))
+            # Reload what this session already holds, so events and photos just added show.
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
 

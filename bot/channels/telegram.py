@@ -3,34 +3,60 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
+from pathlib import Path
 
-from aiogram import Bot, Dispatcher, F, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType, ParseMode
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import (
     CallbackQuery,
+    ForceReply,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaPhoto,
     KeyboardButton,
     LinkPreviewOptions,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    ReplyParameters,
     Update,
 )
+from aiohttp import ClientError
 
+from bot.delivery import (
+    MessageGone,
+    PermanentFailure,
+    RecipientGone,
+    RetryLater,
+    TemporaryFailure,
+)
 from handlers.conversation import Conversation
 from handlers.i18n import Translator
+from handlers.staff import StaffDesk
 from handlers.types import ButtonKind, Incoming, Keyboard, Kind, Reply
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+MEDIA_GROUP_LIMIT = 10
 CALLBACK_DATA_LIMIT = 64
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
@@ -138,62 +164,220 @@ def to_incoming(message: Message) -> Incoming:
 
 
 class TelegramChannel:
-    def __init__(self, bot: Bot, conversation: Conversation, tr: Translator) -> None:
+    """Residents talk to the conversation core in private chats; staff use the desk in private
+    chats and in their department's group, where residents' dialogs never run."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        conversation: Conversation,
+        tr: Translator,
+        desk: StaffDesk | None = None,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
         self.bot = bot
         self.conversation = conversation
         self.tr = tr
+        self.desk = desk
+        self.on_commit = on_commit
         self.dispatcher = Dispatcher()
         self.dispatcher.include_router(self._router())
 
     def _router(self) -> Router:
-        router = Router(name="residents")
-        private = F.chat.type == ChatType.PRIVATE
-        router.message.register(self.on_message, private)
-        router.callback_query.register(self.on_callback, F.message.chat.type == ChatType.PRIVATE)
+        router = Router(name="citybot")
+        router.message.register(self.on_message)
+        router.callback_query.register(self.on_callback)
         return router
 
     async def on_message(self, message: Message, event_update: Update) -> None:
         ev = to_incoming(message)
+        private = message.chat.type == ChatType.PRIVATE
+        if self.desk is not None and message.from_user is not None:
+            staff_ev = replace(
+                ev,
+                user_id=str(message.from_user.id),
+                chat_id=str(message.chat.id),
+                group=not private,
+            )
+            answer = await self.desk.handle(staff_ev)
+            if answer is not None:
+                await self.send(message.chat.id, answer, reply_to=message.message_id)
+                return
+        if not private:
+            return
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
         await self.send(message.chat.id, replies)
+        self.on_commit()
 
     async def on_callback(self, query: CallbackQuery, event_update: Update) -> None:
         # Stop the button's spinner first: the answer may take a database round trip.
         await query.answer()
         if query.message is None:
             return
-        chat_id = query.message.chat.id
+        chat = query.message.chat
         user = query.from_user
         ev = Incoming(
             channel=CHANNEL,
-            user_id=str(chat_id),
+            user_id=str(chat.id),
             kind=Kind.BUTTON,
             payload=query.data or "",
             name=user.full_name,
             language_hint=(user.language_code or "")[:2],
         )
+        if self.desk is not None and ev.payload.startswith("s:"):
+            staff_ev = replace(
+                ev, user_id=str(user.id), chat_id=str(chat.id), group=chat.type != ChatType.PRIVATE
+            )
+            answer = await self.desk.handle(staff_ev)
+            await self.send(chat.id, answer or [])
+            return
+        if chat.type != ChatType.PRIVATE:
+            return
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
-        await self.send(chat_id, replies)
+        await self.send(chat.id, replies)
+        self.on_commit()
 
-    async def send(self, chat_id: int | str, replies: list[Reply]) -> None:
+    async def send(
+        self, chat_id: int | str, replies: list[Reply], reply_to: int | None = None
+    ) -> None:
         for reply in replies:
-            await self.send_one(chat_id, reply)
+            await self.send_one(chat_id, reply, reply_to)
 
-    async def send_one(self, chat_id: int | str, reply: Reply) -> None:
-        markup = render_markup(reply)
+    async def send_one(self, chat_id: int | str, reply: Reply, reply_to: int | None = None) -> None:
+        markup: Markup | ForceReply = render_markup(reply)
+        if reply.force_reply:
+            markup = ForceReply(selective=True)
         if reply.remove_input_keyboard and isinstance(markup, InlineKeyboardMarkup):
             # One message cannot both remove the phone keyboard and carry inline buttons.
             await self._send_text(chat_id, reply.text, ReplyKeyboardRemove())
             await self.bot.send_message(
                 chat_id, self.tr.t(reply.lang, "tg.choose"), reply_markup=markup
             )
+        elif reply.document is not None:
+            doc = reply.document
+            try:
+                await self.bot.send_document(
+                    chat_id,
+                    FSInputFile(doc.path, filename=doc.filename),
+                    caption=reply.text[:CAPTION_LIMIT],
+                )
+            finally:
+                with suppress(FileNotFoundError):
+                    os.remove(doc.path)
         else:
-            await self._send_text(chat_id, reply.text, markup)
+            await self._send_text(chat_id, reply.text, markup, reply_to)
         if reply.latitude is not None and reply.longitude is not None:
             await self.bot.send_location(chat_id, reply.latitude, reply.longitude)
 
-    async def _send_text(self, chat_id: int | str, text: str, markup: Markup) -> None:
+    async def _send_text(
+        self,
+        chat_id: int | str,
+        text: str,
+        markup: Markup | ForceReply,
+        reply_to: int | None = None,
+    ) -> None:
         parts = list(split_text(text))
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            await self.bot.send_message(chat_id, part, reply_markup=markup if last else None)
+            await self.bot.send_message(
+                chat_id,
+                part,
+                reply_markup=markup if last else None,
+                reply_parameters=ReplyParameters(
+                    message_id=reply_to, allow_sending_without_reply=True
+                )
+                if reply_to and i == 0 and isinstance(markup, ForceReply)
+                else None,
+            )
+
+
+class TelegramSender:
+    """The outbox's way into Telegram: Bot API errors become delivery outcomes."""
+
+    def __init__(self, bot: Bot, tr: Translator, media_dir: str = "data/media") -> None:
+        self.bot = bot
+        self.tr = tr
+        self.media_dir = media_dir
+
+    def is_group(self, recipient: str) -> bool:
+        return recipient.startswith("-")
+
+    def _media(self, ref: str) -> str | FSInputFile | None:
+        """Telegram file ids pass through; other channels' photos are uploaded from disk."""
+        if ref.startswith("viber:"):
+            path = Path(self.media_dir) / ref.removeprefix("viber:")
+            return FSInputFile(path) if path.is_file() else None
+        if ":" in ref.split("/", 1)[0] and not ref.startswith("http"):
+            return None  # a test or terminal reference: nothing Telegram can show
+        return ref
+
+    async def send(self, recipient: str, reply: Reply) -> str:
+        async with _delivery_errors():
+            photos = [m for m in (self._media(r) for r in reply.photos) if m is not None]
+            markup = render_markup(reply)
+            if len(photos) == 1 and len(reply.text) <= CAPTION_LIMIT:
+                msg = await self.bot.send_photo(
+                    recipient, photos[0], caption=reply.text, reply_markup=markup
+                )
+                return str(msg.message_id)
+            if photos:
+                await self._album(recipient, photos)
+            message_id = ""
+            for part in split_text(reply.text):
+                msg = await self.bot.send_message(recipient, part, reply_markup=markup)
+                message_id = str(msg.message_id)
+            return message_id
+
+    async def _album(self, recipient: str, photos: list[str | FSInputFile]) -> None:
+        if len(photos) == 1:
+            await self.bot.send_photo(recipient, photos[0])
+            return
+        await self.bot.send_media_group(
+            recipient, [InputMediaPhoto(media=p) for p in photos[:MEDIA_GROUP_LIMIT]]
+        )
+
+    async def send_card(self, recipient: str, reply: Reply) -> str:
+        async with _delivery_errors():
+            photos = [m for m in (self._media(r) for r in reply.photos) if m is not None]
+            if photos:
+                await self._album(recipient, photos)
+            if reply.latitude is not None and reply.longitude is not None:
+                await self.bot.send_location(recipient, reply.latitude, reply.longitude)
+            text = next(iter(split_text(reply.text)), "—")
+            msg = await self.bot.send_message(recipient, text, reply_markup=render_markup(reply))
+            return str(msg.message_id)
+
+    async def edit(self, recipient: str, message_id: str, reply: Reply) -> None:
+        markup = render_markup(reply)
+        async with _delivery_errors():
+            try:
+                await self.bot.edit_message_text(
+                    text=next(iter(split_text(reply.text)), "—"),
+                    chat_id=recipient,
+                    message_id=int(message_id),
+                    reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+                )
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    return
+                if "not found" in exc.message or "can't be edited" in exc.message:
+                    raise MessageGone(exc.message) from exc
+                raise
+
+
+@asynccontextmanager
+async def _delivery_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except TelegramRetryAfter as exc:
+        raise RetryLater(float(exc.retry_after)) from exc
+    except TelegramForbiddenError as exc:
+        raise RecipientGone(exc.message) from exc
+    except TelegramBadRequest as exc:
+        if "chat not found" in exc.message:
+            raise RecipientGone(exc.message) from exc
+        raise PermanentFailure(exc.message) from exc
+    except (TelegramServerError, TelegramNetworkError, TimeoutError, ClientError) as exc:
+        raise TemporaryFailure(str(exc) or type(exc).__name__) from exc
+    except TelegramAPIError as exc:
+        raise TemporaryFailure(exc.message) from exc

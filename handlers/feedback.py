@@ -1,0 +1,132 @@
+"""What residents do in answer to the city: "Is it fixed?", a rating, and answers to a
+department's question. These buttons come from notifications, not from the dialog, so they
+are valid whatever step the resident is at; ownership and status are checked every time."""
+
+from __future__ import annotations
+
+from handlers.context import Context
+from handlers.notifications import desk_chats
+from handlers.types import Button, Incoming, Kind
+from handlers.validation import Invalid, validate_comment
+from models.entities import Actor, EventKind, Request, RequestEvent, Status
+from models.lifecycle import change_status, notify_desk
+from models.requests import add_comment, add_photo, get_for_resident
+
+GLOBAL_PREFIXES = ("fb:", "rate:")
+
+
+def is_global(ev: Incoming) -> bool:
+    return ev.kind is Kind.BUTTON and ev.payload.startswith(GLOBAL_PREFIXES)
+
+
+async def _own(ctx: Context, raw_id: str) -> Request | None:
+    if not raw_id.isdigit():
+        return None
+    return await get_for_resident(ctx.session, ctx.resident.id, int(raw_id))
+
+
+async def on_global_button(ctx: Context, ev: Incoming) -> None:
+    kind, _, rest = ev.payload.partition(":")
+    if kind == "fb":
+        answer, _, raw_id = rest.partition(":")
+        req = await _own(ctx, raw_id)
+        if req is None or req.status is not Status.RESOLVED:
+            ctx.say(ctx.t("feedback.too_late"))
+            return
+        chats = desk_chats(ctx.settings, req.department)
+        if answer == "yes":
+            await change_status(
+                ctx.session,
+                req,
+                Status.CLOSED,
+                actor=Actor.RESIDENT,
+                actor_id=str(ctx.resident.id),
+                note=None,
+                now=ctx.now,
+                desk_chats=chats,
+            )
+            ctx.say(
+                ctx.t("feedback.thanks_rate", number=req.number),
+                [[Button(str(n), f"rate:{req.id}:{n}") for n in range(1, 6)]],
+            )
+        else:
+            await change_status(
+                ctx.session,
+                req,
+                Status.REOPENED,
+                actor=Actor.RESIDENT,
+                actor_id=str(ctx.resident.id),
+                note=None,
+                now=ctx.now,
+                desk_chats=chats,
+            )
+            notify_desk(ctx.session, req, chats, "desk_reopened", now=ctx.now)
+            ctx.say(ctx.t("feedback.reopened", number=req.number))
+        return
+    if kind == "rate":
+        raw_id, _, raw_score = rest.partition(":")
+        req = await _own(ctx, raw_id)
+        score = int(raw_score) if raw_score.isdigit() else 0
+        if req is None or req.status is not Status.CLOSED or req.rating or not 1 <= score <= 5:
+            ctx.say(ctx.t("feedback.too_late"))
+            return
+        req.rating = score
+        ctx.session.add(
+            RequestEvent(
+                request_id=req.id,
+                kind=EventKind.RATING,
+                actor=Actor.RESIDENT,
+                actor_id=str(ctx.resident.id),
+                text=str(score),
+                at=ctx.now,
+            )
+        )
+        chats = desk_chats(ctx.settings, req.department)
+        notify_desk(ctx.session, req, chats, "desk_rating", now=ctx.now, rating=score)
+        from models.lifecycle import card_refresh
+
+        card_refresh(ctx.session, req, chats, now=ctx.now)
+        ctx.say(ctx.t("feedback.rated"))
+
+
+async def answer_question(ctx: Context, ev: Incoming) -> bool:
+    """The resident's message answers the department's open question, if there is one."""
+    rid = ctx.resident.awaiting_request_id
+    if rid is None or ev.kind not in (Kind.TEXT, Kind.PHOTO):
+        return False
+    req = await get_for_resident(ctx.session, ctx.resident.id, rid)
+    if req is None or req.status is not Status.NEEDS_INFO:
+        ctx.resident.awaiting_request_id = None
+        return False
+    text = ""
+    if ev.text:
+        result = validate_comment(ev.text, ctx.settings.limits.comment_max)
+        if isinstance(result, Invalid):
+            ctx.hint(f"error.comment.{result.code}", limit=result.limit)
+            return True
+        text = result
+        await add_comment(ctx.session, ctx.resident, req, text)
+    if ev.kind is Kind.PHOTO:
+        await add_photo(ctx.session, ctx.resident, req, ev.photo)
+    chats = desk_chats(ctx.settings, req.department)
+    notify_desk(
+        ctx.session,
+        req,
+        chats,
+        "desk_answer",
+        now=ctx.now,
+        text=text,
+        photo=ev.photo if ev.kind is Kind.PHOTO else None,
+    )
+    await change_status(
+        ctx.session,
+        req,
+        Status.IN_PROGRESS,
+        actor=Actor.RESIDENT,
+        actor_id=str(ctx.resident.id),
+        note=None,
+        now=ctx.now,
+        desk_chats=chats,
+    )
+    ctx.say(ctx.t("feedback.answer_passed", number=req.number))
+    return True

@@ -1,0 +1,183 @@
+"""Rendering what the outbox holds: notifications to residents (in their language) and the
+request cards in department chats (in the staff's language). Rendering happens when a message
+is sent, so a card always shows the request as it is then."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.config import Settings
+from handlers.i18n import Safe, Translator
+from handlers.types import Button, Reply
+from models.base import as_utc
+from models.entities import EventKind, Request, Status
+from models.lifecycle import TRANSITIONS
+
+
+def desk_chats(settings: Settings, department: str) -> list[str]:
+    """The Telegram chats that keep a card of a department's requests."""
+    chats: list[str] = []
+    dept = settings.department(department)
+    if dept is not None and dept.telegram_chat_id is not None:
+        chats.append(str(dept.telegram_chat_id))
+    if settings.staff.operators_chat_id is not None:
+        chats.append(str(settings.staff.operators_chat_id))
+    return list(dict.fromkeys(chats))
+
+
+def category_name(settings: Settings, lang: str, code: str, sub: str | None) -> str:
+    cat = settings.category(code)
+    if cat is None:
+        return code
+    label = f"{cat.emoji} {cat.name.get(lang)}".strip()
+    for s in cat.subcategories:
+        if s.code == sub:
+            label += f" › {s.name.get(lang)}"
+    return label
+
+
+def department_name(settings: Settings, lang: str, code: str) -> str:
+    dept = settings.department(code)
+    return dept.name.get(lang) if dept else code
+
+
+def local_time(settings: Settings, value: Any) -> str:
+    from zoneinfo import ZoneInfo
+
+    return as_utc(value).astimezone(ZoneInfo(settings.city.timezone)).strftime("%d.%m.%Y %H:%M")
+
+
+def render_notification(settings: Settings, tr: Translator, body: dict[str, Any]) -> Reply:
+    """A resident's or a desk chat's message from an outbox body."""
+    event = str(body.get("event", ""))
+    lang = str(body.get("lang") or settings.staff.language)
+    number = str(body.get("number", ""))
+    rid = body.get("request_id")
+
+    def t(key: str, **kw: object) -> str:
+        return tr.t(lang, key, **kw)
+
+    if event == "status":
+        status = Status(body["status"])
+        note = body.get("note")
+        text = t("notify.status", number=number, status=t(f"status.{status.value}"))
+        if status is Status.NEEDS_INFO:
+            text = t("notify.needs_info", number=number, question=note or "")
+            return Reply(text, lang=lang)
+        if note:
+            text += "\n" + t("notify.note", note=note)
+        if status is Status.RESOLVED:
+            text += "\n\n" + t("feedback.question")
+            return Reply(
+                text,
+                [
+                    [
+                        Button(tr.t(lang, "feedback.yes"), f"fb:yes:{rid}"),
+                        Button(tr.t(lang, "feedback.no"), f"fb:no:{rid}"),
+                    ]
+                ],
+                lang=lang,
+            )
+        return Reply(text, lang=lang)
+    if event == "reply":
+        return Reply(t("notify.reply", number=number, text=str(body.get("text", ""))), lang=lang)
+    if event == "reassigned":
+        dept = department_name(settings, lang, str(body.get("department", "")))
+        return Reply(t("notify.reassigned", number=number, department=dept), lang=lang)
+    if event == "desk_comment":
+        return Reply(
+            t("desk.comment", number=number, text=str(body.get("text", ""))),
+            photos=[str(body["photo"])] if body.get("photo") else [],
+            lang=lang,
+        )
+    if event == "desk_answer":
+        return Reply(
+            t("desk.answer", number=number, text=str(body.get("text", ""))),
+            photos=[str(body["photo"])] if body.get("photo") else [],
+            lang=lang,
+        )
+    if event == "desk_reopened":
+        return Reply(t("desk.reopened", number=number), lang=lang)
+    if event == "desk_rating":
+        return Reply(t("desk.rating", number=number, rating=int(body.get("rating", 0))), lang=lang)
+    if event == "text":
+        return Reply(str(body.get("text", "")), lang=lang)
+    raise ValueError(f"unknown notification event {event!r}")
+
+
+STAFF_ACTIONS: tuple[tuple[str, Status | None], ...] = (
+    ("accept", Status.ASSIGNED),
+    ("progress", Status.IN_PROGRESS),
+    ("needinfo", Status.NEEDS_INFO),
+    ("resolve", Status.RESOLVED),
+    ("reject", Status.REJECTED),
+    ("reassign", None),
+)
+
+
+def card_buttons(tr: Translator, lang: str, req: Request) -> list[list[Button]]:
+    allowed = TRANSITIONS[req.status]
+    buttons = [
+        Button(tr.t(lang, f"card.{action}"), f"s:{action}:{req.id}")
+        for action, target in STAFF_ACTIONS
+        if (target in allowed) or (target is None and req.status not in _FINAL)
+    ]
+    return [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+
+
+_FINAL = frozenset({Status.CLOSED, Status.REJECTED, Status.CANCELLED})
+
+
+async def load_card_request(session: AsyncSession, request_id: int) -> Request | None:
+    return (
+        await session.execute(
+            select(Request)
+            .where(Request.id == request_id)
+            .options(selectinload(Request.photos), selectinload(Request.events))
+        )
+    ).scalar_one_or_none()
+
+
+def render_card(settings: Settings, tr: Translator, req: Request) -> Reply:
+    lang = settings.staff.language
+    last = next(
+        (e for e in reversed(req.events) if e.kind in (EventKind.STATUS, EventKind.REASSIGNED)),
+        None,
+    )
+    acted = ""
+    if last is not None:
+        who = (
+            tr.t(lang, "card.by_resident")
+            if last.actor.value == "resident"
+            else (last.actor_id or "—")
+        )
+        acted = tr.t(lang, "card.acted", who=who, when=local_time(settings, last.at))
+    text = tr.t(
+        lang,
+        "card.text",
+        number=req.number,
+        status=tr.t(lang, f"status.{req.status.value}"),
+        category=category_name(settings, lang, req.category, req.subcategory),
+        department=department_name(settings, lang, req.department),
+        address=req.address or "—",
+        description=req.description or "—",
+        photos=len(req.photos),
+        language=req.language,
+        phone=req.phone or tr.t(lang, "summary.no_phone"),
+        created=local_time(settings, req.created_at),
+        deadline="—",
+        acted=Safe(acted),
+        rating=Safe(tr.t(lang, "card.rating", rating=req.rating) if req.rating else ""),
+    )
+    return Reply(
+        text.strip(),
+        card_buttons(tr, lang, req),
+        photos=[p.file_ref for p in req.photos],
+        latitude=req.latitude,
+        longitude=req.longitude,
+        lang=lang,
+    )
