@@ -52,6 +52,8 @@ TEXT_ACTIONS = {
 }
 BUTTON_STATUS = {"accept": Status.ASSIGNED, "progress": Status.IN_PROGRESS}
 PERIODS = {"today": 1, "week": 7, "month": 30}
+# Commands residents have too: from someone who is not staff they are simply the resident's.
+SHARED_COMMANDS = frozenset({"help"})
 
 
 @dataclass
@@ -121,7 +123,7 @@ class StaffDesk:
         async with self.sessions() as session, session.begin():
             staff = await find_staff(session, int(ev.user_id), self.settings.staff.admins)
             if staff is None:
-                if wants_desk:
+                if wants_desk and ev.command not in SHARED_COMMANDS:
                     log.warning(
                         "denied: %s is not staff (%s%s)", ev.user_id, ev.command, ev.payload
                     )
