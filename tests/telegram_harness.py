@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.app import App
 from bot.channels.telegram import TelegramChannel, TelegramSender
 from bot.config import Env, Settings
-from bot.delivery import Delivery
+from bot.delivery import Delivery, Sender
 from bot.runner import delivering, run_polling, telegram_channel, webhook_app
 from handlers.conversation import Conversation
 from handlers.staff import StaffDesk
@@ -53,11 +53,11 @@ class Harness:
             str(m.get("text") or m.get("caption") or "") for m in self.srv.sent_messages(chat_id)
         ]
 
-    async def wait_texts(self, chat_id: int, count: int, timeout: float = 5.0) -> list[str]:
+    async def wait_texts(self, chat_id: int, count: int, wait: float = 5.0) -> list[str]:
         await self.srv.wait_for(
             lambda c: c.ok and c.params.get("chat_id") == chat_id and c.method.startswith("send"),
             count=count,
-            timeout=timeout,
+            timeout=wait,
         )
         return self.bot_texts(chat_id)
 
@@ -103,7 +103,7 @@ async def running_bot(
         settings = settings.model_copy(update={"telegram": tg})
     app = make_app(srv, engine, sessions, settings)
     channel = telegram_channel(app)
-    senders = {"telegram": TelegramSender(channel.bot, app.conversation.tr)}
+    senders: dict[str, Sender] = {"telegram": TelegramSender(channel.bot, app.conversation.tr)}
     async with delivering(app, senders) as delivery:
         channel.on_commit = delivery.kick
         if mode == "webhook":

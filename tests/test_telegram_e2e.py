@@ -3,6 +3,8 @@ the real bot in polling and in webhook mode, a real database."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import aiohttp
 import pytest
 from sqlalchemy import func, select
@@ -17,9 +19,9 @@ USER = 555001
 
 
 @pytest.fixture
-async def srv() -> FakeTelegramServer:
+async def srv() -> AsyncIterator[FakeTelegramServer]:
     async with FakeTelegramServer() as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 async def file_request(h: Harness, user: int = USER) -> str:
