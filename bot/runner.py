@@ -15,11 +15,13 @@ from aiohttp import web
 from bot.app import App
 from bot.channels.telegram import CHANNEL as CHANNEL_TELEGRAM
 from bot.channels.telegram import TelegramChannel, TelegramSender, make_bot
+from bot.channels.telegram_commands import register_commands
 from bot.channels.terminal import CHANNEL as CHANNEL_TERMINAL
 from bot.channels.terminal import TerminalChat, TerminalSender
 from bot.delivery import Delivery, Sender
 from models.base import utcnow
 from models.dedupe import forget_seen_before
+from models.staff import list_staff
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +56,18 @@ async def delivering(app: App, senders: dict[str, Sender]) -> AsyncIterator[Deli
         await worker
 
 
+async def prepare_telegram(app: App, channel: TelegramChannel) -> None:
+    await prune_seen_updates(app)
+    async with app.sessions() as session:
+        staff_ids = [m.telegram_id for m in await list_staff(session)]
+    await register_commands(
+        channel.bot, app.conversation.tr, app.settings, [*app.settings.staff.admins, *staff_ids]
+    )
+
+
 async def run_polling(app: App, channel: TelegramChannel | None = None) -> None:
     channel = channel or telegram_channel(app)
-    await prune_seen_updates(app)
+    await prepare_telegram(app, channel)
     # A webhook left over from webhook mode would make getUpdates fail with 409.
     await channel.bot.delete_webhook(drop_pending_updates=False)
     log.info("Telegram: polling %s", app.env.telegram_api_base)
@@ -77,7 +88,7 @@ def webhook_app(app: App, channel: TelegramChannel) -> web.Application:
     setup_application(web_app, channel.dispatcher, bot=channel.bot)
 
     async def on_startup(_: web.Application) -> None:
-        await prune_seen_updates(app)
+        await prepare_telegram(app, channel)
         await channel.bot.set_webhook(
             tg.webhook_url.rstrip("/") + tg.webhook_path,
             secret_token=secret.get_secret_value() if secret else None,

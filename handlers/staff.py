@@ -65,6 +65,8 @@ class Turn:
     ev: Incoming
     now: datetime
     replies: list[Reply] = field(default_factory=list)
+    # Telegram ids whose staff rights changed, announced once the transaction is committed.
+    staff_changed: dict[int, bool] = field(default_factory=dict)
 
     @property
     def scope(self) -> str | None:
@@ -100,12 +102,14 @@ class StaffDesk:
         *,
         clock: Callable[[], datetime] = utcnow,
         on_commit: Callable[[], None] = lambda: None,
+        on_staff_change: Callable[[int, bool], Awaitable[None]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.tr = tr
         self.clock = clock
         self.on_commit = on_commit
+        self.on_staff_change = on_staff_change
         self.lang = settings.staff.language
 
     def t(self, key: str, /, **kw: object) -> str:
@@ -133,6 +137,9 @@ class StaffDesk:
         if not handled:
             return None
         self.on_commit()
+        if self.on_staff_change is not None:
+            for telegram_id, is_staff in turn.staff_changed.items():
+                await self.on_staff_change(telegram_id, is_staff)
         return turn.replies
 
     async def _dispatch(self, turn: Turn) -> bool:
@@ -540,6 +547,8 @@ async def cmd_staff(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         return
     if args[:1] == ["remove"] and len(args) == 2 and args[1].isdigit():
         removed = await remove_staff(turn.session, int(args[1]))
+        if removed:
+            turn.staff_changed[int(args[1])] = False
         desk.say(turn, desk.t("staff.removed" if removed else "staff.not_staff", id=args[1]))
         return
     if args[:1] == ["add"] and len(args) in (3, 4) and args[1].isdigit():
@@ -557,6 +566,7 @@ async def cmd_staff(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         await put_staff(
             turn.session, int(args[1]), role, department, added_by=turn.staff.telegram_id
         )
+        turn.staff_changed[int(args[1])] = True
         desk.say(
             turn, desk.t("staff.added", id=args[1], role=role.value, department=department or "—")
         )

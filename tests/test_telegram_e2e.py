@@ -68,6 +68,10 @@ async def test_resident_files_a_request_in_telegram(
     async with running_bot(srv, engine, sessions, settings, mode) as h:
         confirmation = await file_request(h)
         assert srv.calls_of("answerCallbackQuery"), "button spinners are stopped"
+        menus = srv.calls_of("setMyCommands")
+        assert menus and all(c.ok for c in menus), [str(c) for c in menus]
+        resident_menu = [c["command"] for c in menus[0].params["commands"]]
+        assert "new" in resident_menu and "queue" not in resident_menu
     rows = await stored(sessions)
     assert len(rows) == 1
     req = rows[0]

@@ -39,6 +39,7 @@ from aiogram.types import (
 )
 from aiohttp import ClientError
 
+from bot.channels.telegram_commands import forget_commands, register_commands
 from bot.delivery import (
     MessageGone,
     PermanentFailure,
@@ -180,8 +181,16 @@ class TelegramChannel:
         self.tr = tr
         self.desk = desk
         self.on_commit = on_commit
+        if desk is not None:
+            desk.on_staff_change = self._staff_changed
         self.dispatcher = Dispatcher()
         self.dispatcher.include_router(self._router())
+
+    async def _staff_changed(self, telegram_id: int, is_staff: bool) -> None:
+        if is_staff:
+            await register_commands(self.bot, self.tr, self.conversation.settings, [telegram_id])
+        else:
+            await forget_commands(self.bot, telegram_id)
 
     def _router(self) -> Router:
         router = Router(name="citybot")
