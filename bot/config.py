@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from models.deadlines import LEGAL_MAXIMUM, Span, WorkingHours
 
 LANGUAGES: tuple[str, ...] = ("uk", "ru", "en")
 DEFAULT_CONFIG_PATH = "bot.toml"
@@ -44,17 +48,48 @@ class LocalizedName(_Strict):
         return value or self.uk
 
 
+def _span(value: str | None) -> str | None:
+    if value is not None:
+        span = Span.parse(value)  # raises ValueError with a readable message
+        if span.hours() > LEGAL_MAXIMUM.total_seconds() / 3600:
+            raise ValueError(f"deadline {value!r} is over the legal maximum of 30 days")
+    return value
+
+
+Deadline = Annotated[str | None, AfterValidator(_span)]
+Priority = Literal["emergency", "high", "normal", "low"]
+
+
+class WorkingHoursConfig(_Strict):
+    """When a department works; its deadlines then count working time only."""
+
+    start: time = time(8, 0)
+    end: time = time(17, 0)
+    days: list[Annotated[int, Field(ge=1, le=7)]] = [1, 2, 3, 4, 5]  # 1 = Monday
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHoursConfig:
+        if self.start >= self.end:
+            raise ValueError("working_hours: start must be before end")
+        if not self.days:
+            raise ValueError("working_hours.days: at least one working day")
+        return self
+
+
 class Department(_Strict):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
     name: LocalizedName
     telegram_chat_id: int | None = None
     head_telegram_ids: list[int] = []
+    working_hours: WorkingHoursConfig | None = None  # None: the clock runs around the clock
 
 
 class Subcategory(_Strict):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,23}$")]
     name: LocalizedName
     department: str | None = None  # overrides the category's department
+    deadline: Deadline = None  # overrides the category's deadline, e.g. "4h"
+    priority: Priority | None = None
 
 
 class Category(_Strict):
@@ -62,6 +97,8 @@ class Category(_Strict):
     name: LocalizedName
     department: str
     emoji: str = ""
+    deadline: Deadline = None  # e.g. "24h" or "7d"; None: [deadlines] default
+    priority: Priority = "normal"
     subcategories: list[Subcategory] = []
 
     @field_validator("subcategories")
@@ -184,6 +221,19 @@ class DeliverySettings(_Strict):
     concurrency: int = Field(8, ge=1, le=64)
 
 
+class DeadlineSettings(_Strict):
+    """How long departments have, and when the bot reminds, escalates and follows up."""
+
+    default: Annotated[str, AfterValidator(_span)] = "7d"
+    reminder_share: float = Field(0.75, gt=0, lt=1)
+    escalation_repeat_hours: float = Field(24, gt=0)
+    digest_time: time = time(9, 0)
+    fix_followup_days: float = Field(3, gt=0)
+    needinfo_followup_days: float = Field(7, gt=0)
+    holidays: list[date] = []
+    scan_seconds: float = Field(60, ge=1)
+
+
 class Settings(_Strict):
     default_language: Literal["uk", "ru", "en"] = "uk"
     city: City = City()
@@ -192,6 +242,7 @@ class Settings(_Strict):
     telegram: TelegramSettings = TelegramSettings()
     staff: StaffSettings = StaffSettings()
     delivery: DeliverySettings = DeliverySettings()
+    deadlines: DeadlineSettings = DeadlineSettings()
     database_path: str = "data/citybot.sqlite3"
     departments: list[Department]
     categories: Annotated[list[Category], Field(min_length=1)]
@@ -222,6 +273,23 @@ class Settings(_Strict):
 
     def category(self, code: str) -> Category | None:
         return next((c for c in self.categories if c.code == code), None)
+
+    def deadline_for(self, category: str, subcategory: str | None) -> Span:
+        cat = self.category(category)
+        spec = cat.deadline if cat else None
+        for sub in cat.subcategories if cat else []:
+            if sub.code == subcategory and sub.deadline:
+                spec = sub.deadline
+        return Span.parse(spec or self.deadlines.default)
+
+    def working_hours(self, department: str) -> WorkingHours | None:
+        dept = self.department(department)
+        if dept is None or dept.working_hours is None:
+            return None
+        wh = dept.working_hours
+        return WorkingHours(
+            wh.start, wh.end, frozenset(wh.days), frozenset(self.deadlines.holidays)
+        )
 
     def department(self, code: str) -> Department | None:
         return next((d for d in self.departments if d.code == code), None)
