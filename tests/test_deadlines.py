@@ -25,8 +25,8 @@ OFFICE = WorkingHours(
 )
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=KYIV)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=KYIV)
 
 
 def test_days_keep_the_local_time_across_the_spring_change() -> None:
