@@ -119,6 +119,8 @@ class Request(Base):
     __table_args__ = (
         Index("ix_requests_resident_created", "resident_id", "created_at"),
         Index("ix_requests_department_status", "department", "status"),
+        Index("ix_requests_status_deadline", "status", "deadline_at"),
+        Index("ix_requests_status_remind", "status", "remind_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -142,6 +144,20 @@ class Request(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
     rating: Mapped[int | None] = mapped_column(Integer, default=None)
+    priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    # Deadline bookkeeping (see models/deadlines.py): when it is due, when the department is
+    # reminded, and what is left while the clock is stopped waiting for the resident.
+    deadline_at: Mapped[datetime | None] = mapped_column(default=None)
+    remind_at: Mapped[datetime | None] = mapped_column(default=None)
+    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    escalated_at: Mapped[datetime | None] = mapped_column(default=None)
+    escalations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paused_remaining_s: Mapped[float | None] = mapped_column(Float, default=None)
+    paused_remind_s: Mapped[float | None] = mapped_column(Float, default=None)
+    # Since when the city waits for the resident (needs info, or resolved awaiting "fixed?").
+    waiting_since: Mapped[datetime | None] = mapped_column(default=None)
+    # A follow-up to the resident (unanswered "Is it fixed?" or question) was sent at…
+    followup_at: Mapped[datetime | None] = mapped_column(default=None)
 
     photos: Mapped[list[Photo]] = relationship(
         back_populates="request", order_by="Photo.id", cascade="all, delete-orphan"
@@ -194,3 +210,13 @@ class SeenUpdate(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class JobRun(Base):
+    """The last slot a periodic job (e.g. the daily digest) was done for, claimed atomically
+    so two schedulers or a restart never do it twice."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_slot: Mapped[datetime]
