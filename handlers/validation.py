@@ -85,6 +85,8 @@ def normalize_phone(text: str) -> str | Invalid:
             digits = "38" + digits
         elif len(digits) == 9 and not digits.startswith("0"):
             digits = "380" + digits
+        elif len(digits) == 11 and digits.startswith("80"):  # the old "8 0XX …" trunk prefix
+            digits = "3" + digits
     if digits.startswith("380") and len(digits) != 12:
         return Invalid("bad_phone")
     if not 8 <= len(digits) <= 15 or digits.startswith("0"):

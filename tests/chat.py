@@ -4,23 +4,48 @@ what came back, without any messenger in between."""
 from __future__ import annotations
 
 from handlers.conversation import Conversation
-from handlers.i18n import to_plain
+from handlers.i18n import to_plain, translator
 from handlers.types import Button, Incoming, Kind, Reply
 
 
+def say(key: str, lang: str = "en", /, **kwargs: object) -> str:
+    """What the bot says for a catalog key, as plain text (what a resident reads)."""
+    return to_plain(translator().t(lang, key, **kwargs))
+
+
+def say_n(key: str, count: int, lang: str = "en", /, **kwargs: object) -> str:
+    return to_plain(translator().n(lang, key, count, **kwargs))
+
+
 class Chat:
-    def __init__(self, conversation: Conversation, user_id: str, channel: str = "test") -> None:
+    def __init__(
+        self,
+        conversation: Conversation,
+        user_id: str,
+        channel: str = "test",
+        *,
+        name: str = "",
+        language_hint: str = "",
+    ) -> None:
         self.conversation = conversation
         self.user_id = user_id
         self.channel = channel
+        self.name = name  # the messenger's display name, sent with every event
+        self.language_hint = language_hint
         self.history: list[Reply] = []
         self.last_batch: list[Reply] = []
         self._event = 0
 
-    async def _send(self, **kw: object) -> list[Reply]:
+    async def _send(self, *, event_id: str = "", **kw: object) -> list[Reply]:
         self._event += 1
-        ev = Incoming(channel=self.channel, user_id=self.user_id, **kw)  # type: ignore[arg-type]
-        replies = await self.conversation.handle(ev)
+        ev = Incoming(
+            channel=self.channel,
+            user_id=self.user_id,
+            name=self.name,
+            language_hint=self.language_hint,
+            **kw,  # type: ignore[arg-type]
+        )
+        replies = await self.conversation.handle(ev, event_id=event_id)
         self.history += replies
         self.last_batch = replies
         return replies
@@ -65,6 +90,14 @@ class Chat:
     def said(self) -> str:
         """Everything the last answer said, as plain text."""
         return "\n".join(to_plain(r.text) for r in self.last_batch)
+
+    @property
+    def last(self) -> str:
+        """The last message of the last answer (usually the question now asked), plain text."""
+        return to_plain(self.last_batch[-1].text) if self.last_batch else ""
+
+    def labels(self) -> list[str]:
+        return [b.label for b in self.buttons()]
 
     async def file_request(
         self,
