@@ -41,6 +41,7 @@ class TerminalChat:
 
     def render(self, replies: list[Reply]) -> None:
         for reply in replies:
+            self.lang = reply.lang or self.lang  # the terminal's own hints follow the resident
             self.write(to_plain(reply.text))
             if reply.buttons:
                 self.buttons = [b for row in reply.buttons for b in row]
