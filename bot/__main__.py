@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | migrate | check-config``."""
+"""Command line: ``python -m bot run | chat | migrate | check-config | viber …``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.app import App, build_app, database_url
+from bot.channels.viber import ViberError
 from bot.config import ConfigError, Env, load_settings
 from models.db import create_engine
 from models.migrate import upgrade
@@ -39,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     chat.add_argument("--user", default=os.environ.get("USER", "local"), help="resident id")
     sub.add_parser("migrate", help="create or upgrade the database tables")
     sub.add_parser("check-config", help="validate bot.toml and exit")
+    viber = sub.add_parser("viber", help="register the Viber webhook (the bot must be running)")
+    viber.add_argument("action", choices=["set-webhook", "unset-webhook"])
     args = parser.parse_args(argv)
 
     level = os.environ.get("LOG_LEVEL", "INFO" if args.command == "run" else "WARNING")
@@ -55,10 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "migrate":
             asyncio.run(_migrate())
             print("database is up to date")
+        elif args.command == "viber":
+            env = Env.from_environ()
+            settings = load_settings(env.config_path)
+            unset = args.action == "unset-webhook"
+            print(asyncio.run(runner.viber_webhook(env, settings, unset=unset)))
         elif args.command == "chat":
             asyncio.run(_with_app(runner.run_terminal, args.user))
         else:
-            if Env.from_environ().telegram_bot_token is None:
+            env = Env.from_environ()
+            if env.telegram_bot_token is None and env.viber_auth_token is None:
                 print(
                     "TELEGRAM_BOT_TOKEN is not set: opening the terminal chat instead.\n"
                     "To connect Telegram: export TELEGRAM_BOT_TOKEN=<token from @BotFather> "
@@ -69,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except ViberError as exc:
+        print(f"Viber refused: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0

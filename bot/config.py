@@ -199,6 +199,34 @@ class TelegramSettings(_Strict):
         return self
 
 
+class ViberSettings(_Strict):
+    """The Viber bot (only webhooks exist in Viber): it is on when VIBER_AUTH_TOKEN is set.
+
+    It listens on telegram.listen_host/listen_port, in the same web server as Telegram's
+    webhook when both run.
+    """
+
+    name: Annotated[str, Field(min_length=1, max_length=28)] = "Contact center"  # sender name
+    avatar: str = ""  # URL of the sender's picture (≤100 KB), optional
+    webhook_url: str = ""  # public https URL Viber calls, e.g. https://bot.city.gov.ua
+    webhook_path: str = "/viber/webhook"
+    # Sent with every message. location-picker / share-phone buttons need API level 3 at
+    # least; clients older than this level are asked by Viber to update.
+    min_api_version: int = Field(7, ge=3)
+    media_dir: str = "data/media"  # where residents' photos are kept (Viber's URLs expire)
+
+    @model_validator(mode="after")
+    def _https(self) -> ViberSettings:
+        if self.webhook_url and not self.webhook_url.startswith("https://"):
+            raise ValueError("viber.webhook_url: Viber calls only a public https:// URL")
+        if not self.webhook_path.startswith("/"):
+            raise ValueError("viber.webhook_path: must start with /")
+        return self
+
+    def full_webhook_url(self) -> str:
+        return self.webhook_url.rstrip("/") + self.webhook_path if self.webhook_url else ""
+
+
 class StaffSettings(_Strict):
     """Who may use the staff commands before anyone was added with /staff add."""
 
@@ -240,6 +268,7 @@ class Settings(_Strict):
     contacts: Contacts = Contacts()
     limits: Limits = Limits()
     telegram: TelegramSettings = TelegramSettings()
+    viber: ViberSettings = ViberSettings()
     staff: StaffSettings = StaffSettings()
     delivery: DeliverySettings = DeliverySettings()
     deadlines: DeadlineSettings = DeadlineSettings()
@@ -313,6 +342,8 @@ class Env(BaseModel):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base: str = PUBLIC_TELEGRAM_API
     telegram_webhook_secret: SecretStr | None = None
+    viber_auth_token: SecretStr | None = None
+    viber_api_base: str = PUBLIC_VIBER_API
     database_url: str | None = None
     config_path: str = DEFAULT_CONFIG_PATH
 
@@ -328,6 +359,8 @@ class Env(BaseModel):
             telegram_bot_token=opt("TELEGRAM_BOT_TOKEN"),
             telegram_api_base=opt("TELEGRAM_API_BASE") or PUBLIC_TELEGRAM_API,
             telegram_webhook_secret=opt("TELEGRAM_WEBHOOK_SECRET"),
+            viber_auth_token=opt("VIBER_AUTH_TOKEN"),
+            viber_api_base=opt("VIBER_API_BASE") or PUBLIC_VIBER_API,
             database_url=opt("DATABASE_URL"),
             config_path=opt("BOT_CONFIG") or DEFAULT_CONFIG_PATH,
         )

@@ -75,12 +75,20 @@ class Sender(Protocol):
 
 class Pace:
     """Spaces sends so that no window of the messenger's limits is ever exceeded: a steady
-    rate instead of bursts, which is what keeps 429s at zero."""
+    rate instead of bursts, which is what keeps 429s at zero.
+
+    The messenger counts when a request arrives, not when it left: spacing exactly at the
+    limit lets the network's jitter push one window over it. So every gap is a few percent
+    longer than the limit allows, and the next send is timed from when the previous one really
+    went (not from when it was due), so a stalled event loop never releases a burst."""
+
+    MARGIN = 1.05
 
     def __init__(self, cfg: DeliverySettings, clock: Callable[[], float] = time.monotonic):
         self.cfg = cfg
         self.clock = clock
         self._global_next = 0.0
+        self._global_lock = asyncio.Lock()
         self._chat_next: OrderedDict[str, float] = OrderedDict()
 
     def chat_wait(self, recipient: str) -> float:
@@ -88,17 +96,23 @@ class Pace:
 
     def take_chat(self, recipient: str, group: bool) -> None:
         gap = 60.0 / self.cfg.group_per_minute if group else 1.0 / self.cfg.private_per_second
-        self._chat_next[recipient] = self.clock() + gap
+        self._chat_next[recipient] = self.clock() + gap * self.MARGIN
         self._chat_next.move_to_end(recipient)
         while len(self._chat_next) > 100_000:
             self._chat_next.popitem(last=False)
 
     async def take_global(self) -> None:
-        now = self.clock()
-        slot = max(now, self._global_next)
-        self._global_next = slot + 1.0 / self.cfg.global_per_second
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        async with self._global_lock:  # one slot at a time, in the order asked
+            wait = self._global_next - self.clock()
+            while wait > 0:
+                await asyncio.sleep(wait)
+                # Looked at again: a 429 meanwhile (hold_all) moves the slot.
+                wait = self._global_next - self.clock()
+            self._global_next = self.clock() + self.MARGIN / self.cfg.global_per_second
+
+    def hold_all(self, seconds: float) -> None:
+        """The messenger asked the whole bot to wait (429 retry_after)."""
+        self._global_next = max(self._global_next, self.clock() + seconds)
 
 
 class Delivery:
@@ -124,6 +138,12 @@ class Delivery:
     def kick(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
         self._wake.set()
+
+    def _due_in(self, seconds: float) -> datetime:
+        """``not_before`` for a message held back for ``seconds``; the worker looks again just
+        then, so paced and retried messages go on time rather than at the next idle poll."""
+        asyncio.get_running_loop().call_later(seconds + 0.02, self._wake.set)
+        return self.clock() + timedelta(seconds=seconds)
 
     async def run(self, stop: asyncio.Event | None = None, idle_poll: float = 1.0) -> None:
         stop = stop or asyncio.Event()
@@ -169,8 +189,11 @@ class Delivery:
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_([m.id for m in items]))
-                .values(locked_until=None, not_before=self.clock() + timedelta(seconds=delay))
+                .where(
+                    OutboxMessage.id.in_([m.id for m in items]),
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+                .values(locked_until=None, not_before=self._due_in(delay))
             )
 
     async def _record(self, item: OutboxMessage, status: OutboxStatus, **kw: object) -> None:
@@ -183,7 +206,8 @@ class Delivery:
         return base * random.uniform(0.8, 1.2)
 
     async def _deliver(self, item: OutboxMessage) -> bool:
-        """Send one message; False when it was held back (and the rest must wait too)."""
+        """Send one message; False when the recipient's next messages must not go now (this one
+        was held back, or the recipient is gone)."""
         sender = self.senders.get(item.channel)
         if sender is None:
             await self._record(
@@ -204,11 +228,11 @@ class Delivery:
                 item,
                 OutboxStatus.PENDING,
                 attempts=attempts,
-                not_before=self.clock() + timedelta(seconds=exc.seconds),
+                not_before=self._due_in(exc.seconds),
                 error=str(exc),
             )
             # Telegram's retry_after applies to the whole bot, not only to this chat.
-            self.pace._global_next = max(self.pace._global_next, self.pace.clock() + exc.seconds)
+            self.pace.hold_all(exc.seconds)
             return False
         except TemporaryFailure as exc:
             if attempts >= self.cfg.max_attempts:
@@ -219,14 +243,16 @@ class Delivery:
                 item,
                 OutboxStatus.PENDING,
                 attempts=attempts,
-                not_before=self.clock() + timedelta(seconds=self._backoff(attempts)),
+                not_before=self._due_in(self._backoff(attempts)),
                 error=str(exc),
             )
             return False
         except RecipientGone as exc:
             await self._record(item, OutboxStatus.UNDELIVERABLE, attempts=attempts, error=str(exc))
-            await self._mark_blocked(item)
-            return True
+            if sender.is_group(item.recipient):
+                return True  # a group the bot was removed from: each message fails on its own
+            await self._mark_blocked(item, str(exc))
+            return False  # nothing more goes to them, this round's messages included
         except (PermanentFailure, ValueError) as exc:
             log.error("outbox %s refused for good: %s", item.id, exc)
             await self._record(item, OutboxStatus.FAILED, attempts=attempts, error=str(exc))
@@ -263,10 +289,25 @@ class Delivery:
             else:
                 existing.message_id = message_id
 
-    async def _mark_blocked(self, item: OutboxMessage) -> None:
+    async def _mark_blocked(self, item: OutboxMessage, error: str) -> None:
+        """The resident blocked the bot: mark them, and give up on everything still waiting for
+        them (new notifications are not queued until they write again)."""
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(Resident)
                 .where(Resident.channel == item.channel, Resident.external_id == item.recipient)
                 .values(blocked_at=self.clock())
+            )
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.channel == item.channel,
+                    OutboxMessage.recipient == item.recipient,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+                .values(
+                    status=OutboxStatus.UNDELIVERABLE,
+                    locked_until=None,
+                    last_error=f"not sent: {error}"[:1000],
+                )
             )

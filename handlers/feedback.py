@@ -4,15 +4,21 @@ are valid whatever step the resident is at; ownership and status are checked eve
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from handlers.context import Context
 from handlers.notifications import desk_chats
 from handlers.types import Button, Incoming, Kind
 from handlers.validation import Invalid, validate_comment
+from models.base import as_utc
 from models.entities import Actor, EventKind, Request, RequestEvent, Status
 from models.lifecycle import change_status, notify_desk
 from models.requests import add_comment, add_photo, get_for_resident
 
 GLOBAL_PREFIXES = ("fb:", "rate:")
+# A resident often answers in several messages (a text, then a photo): what follows the answer
+# this soon still belongs to it, rather than being taken for a dialog step.
+ANSWER_FOLLOW_UP = timedelta(minutes=10)
 
 
 def is_global(ev: Incoming) -> bool:
@@ -95,7 +101,8 @@ async def answer_question(ctx: Context, ev: Incoming) -> bool:
     if rid is None or ev.kind not in (Kind.TEXT, Kind.PHOTO):
         return False
     req = await get_for_resident(ctx.session, ctx.resident.id, rid)
-    if req is None or req.status is not Status.NEEDS_INFO:
+    follow_up = req is not None and _just_answered(req, ctx.now)
+    if req is None or (req.status is not Status.NEEDS_INFO and not follow_up):
         ctx.resident.awaiting_request_id = None
         return False
     text = ""
@@ -118,15 +125,29 @@ async def answer_question(ctx: Context, ev: Incoming) -> bool:
         text=text,
         photo=ev.photo if ev.kind is Kind.PHOTO else None,
     )
-    await change_status(
-        ctx.session,
-        req,
-        Status.IN_PROGRESS,
-        actor=Actor.RESIDENT,
-        actor_id=str(ctx.resident.id),
-        note=None,
-        now=ctx.now,
-        desk_chats=chats,
-    )
+    if not follow_up:
+        await change_status(
+            ctx.session,
+            req,
+            Status.IN_PROGRESS,
+            actor=Actor.RESIDENT,
+            actor_id=str(ctx.resident.id),
+            note=None,
+            now=ctx.now,
+            desk_chats=chats,
+        )
+        ctx.resident.awaiting_request_id = req.id  # for a follow-up, see ANSWER_FOLLOW_UP
     ctx.say(ctx.t("feedback.answer_passed", number=req.number))
     return True
+
+
+def _just_answered(req: Request, now: datetime) -> bool:
+    """The request's last change was the resident's answer to a question, moments ago."""
+    last = next((e for e in reversed(req.events) if e.kind is EventKind.STATUS), None)
+    return (
+        req.status is Status.IN_PROGRESS
+        and last is not None
+        and last.actor is Actor.RESIDENT
+        and last.old_status is Status.NEEDS_INFO
+        and now - as_utc(last.at) <= ANSWER_FOLLOW_UP
+    )

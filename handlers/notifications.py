@@ -106,6 +106,57 @@ def render_notification(settings: Settings, tr: Translator, body: dict[str, Any]
         return Reply(t("desk.rating", number=number, rating=int(body.get("rating", 0))), lang=lang)
     if event == "text":
         return Reply(str(body.get("text", "")), lang=lang)
+    if event in ("desk_reminder", "desk_overdue"):  # from handlers/jobs.py
+        from datetime import datetime
+
+        raw = body.get("deadline")
+        deadline = local_time(settings, datetime.fromisoformat(str(raw))) if raw else "—"
+        department = department_name(settings, lang, str(body.get("department", "")))
+        if event == "desk_reminder":
+            return Reply(
+                t("desk.reminder", number=number, department=department, deadline=deadline),
+                lang=lang,
+            )
+        count = int(body.get("escalations", 1))
+        return Reply(
+            t(
+                "desk.overdue" if count <= 1 else "desk.overdue_again",
+                number=number,
+                department=department,
+                deadline=deadline,
+                count=count,
+            ),
+            lang=lang,
+        )
+    if event == "desk_closed_unconfirmed":
+        return Reply(t("desk.closed_unconfirmed", number=number), lang=lang)
+    if event == "desk_closed_no_answer":
+        return Reply(t("desk.closed_no_answer", number=number), lang=lang)
+    if event in ("fix_followup", "needinfo_followup"):
+        from datetime import datetime
+
+        close_at = local_time(settings, datetime.fromisoformat(str(body["close_at"])))
+        if event == "fix_followup":
+            return Reply(
+                t("notify.fix_followup", number=number, close_at=close_at),
+                [
+                    [
+                        Button(tr.t(lang, "feedback.yes"), f"fb:yes:{rid}"),
+                        Button(tr.t(lang, "feedback.no"), f"fb:no:{rid}"),
+                    ]
+                ],
+                lang=lang,
+            )
+        question = str(body.get("question") or "")
+        if question:
+            text = t("notify.needinfo_followup", number=number, question=question)
+        else:
+            text = t("notify.needinfo_followup_plain", number=number)
+        return Reply(text + "\n" + t("notify.closes_at", close_at=close_at), lang=lang)
+    if event == "digest":
+        chart = body.get("chart")
+        photos = [f"file:{chart}"] if chart else []
+        return Reply(str(body.get("text", "")), photos=photos, lang=lang)
     raise ValueError(f"unknown notification event {event!r}")
 
 

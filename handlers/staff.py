@@ -13,7 +13,7 @@ import logging
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -178,12 +178,13 @@ class StaffDesk:
     async def _visible(
         self, turn: Turn, *, number: str = "", request_id: int | None = None
     ) -> Request | None:
-        """The request if this staff member may see it; otherwise "not found", and a log line."""
+        """The request if this staff member may see it; otherwise "not found", and a log line.
+        It is locked for the turn: two staff pressing Accept at once must not both accept."""
         req: Request | None = None
         if request_id is not None:
-            req = await turn.session.get(Request, request_id)
+            req = await turn.session.get(Request, request_id, with_for_update=True)
         elif parse_number(number):
-            req = await by_number(turn.session, number.strip(), None)
+            req = await by_number(turn.session, number.strip(), None, for_update=True)
         if req is not None and not turn.staff.can_see(req):
             log.warning(
                 "denied: staff %s (%s) asked for %s of %s",
@@ -306,8 +307,10 @@ class StaffDesk:
         )
 
     def local_day_start(self, day: date) -> datetime:
+        """The city's midnight of ``day``, in UTC: SQLite compares the stored UTC wall-clock
+        text, so a bound in another offset would shift the day by that offset."""
         tz = ZoneInfo(self.settings.city.timezone)
-        return datetime(day.year, day.month, day.day, tzinfo=tz)
+        return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -347,7 +350,7 @@ async def cmd_queue(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
 
 @command("show")
 async def cmd_show(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
-    if len(args) != 1:
+    if len(args) != 1 or parse_number(args[0]) is None:
         desk.usage(turn, "show")
         return
     req = await desk._visible(turn, number=args[0])
@@ -361,7 +364,7 @@ async def cmd_show(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
 
 @command("assign")
 async def cmd_assign(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
-    if len(args) < 2:
+    if len(args) < 2 or parse_number(args[0]) is None:
         desk.usage(turn, "assign")
         return
     req = await desk._visible(turn, number=args[0])
@@ -371,7 +374,7 @@ async def cmd_assign(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
 
 @command("status")
 async def cmd_status(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
-    if len(args) < 2 or args[1].lower() not in STATUS_WORDS:
+    if len(args) < 2 or parse_number(args[0]) is None or args[1].lower() not in STATUS_WORDS:
         desk.usage(turn, "status")
         return
     req = await desk._visible(turn, number=args[0])
@@ -382,7 +385,7 @@ async def cmd_status(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
 
 def _text_command(name: str) -> Command:
     async def run(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
-        if len(args) < 2:
+        if len(args) < 2 or parse_number(args[0]) is None:
             desk.usage(turn, name)
             return
         req = await desk._visible(turn, number=args[0])

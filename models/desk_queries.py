@@ -16,8 +16,14 @@ def _scoped(stmt: Select[Request], department: str | None) -> Select[Request]:
     return stmt if department is None else stmt.where(Request.department == department)
 
 
-async def by_number(session: AsyncSession, number: str, department: str | None) -> Request | None:
+async def by_number(
+    session: AsyncSession, number: str, department: str | None, *, for_update: bool = False
+) -> Request | None:
+    """``for_update`` locks the row for the transaction (PostgreSQL; SQLite's writers are
+    serialised anyway), so two people acting on one request at once act one after the other."""
     stmt = _scoped(select(Request).where(Request.number == number), department)
+    if for_update:
+        stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

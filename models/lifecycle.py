@@ -18,7 +18,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.NEW: frozenset({S.ASSIGNED, S.IN_PROGRESS, S.NEEDS_INFO, S.RESOLVED, S.REJECTED}),
     S.ASSIGNED: frozenset({S.IN_PROGRESS, S.NEEDS_INFO, S.RESOLVED, S.REJECTED}),
     S.IN_PROGRESS: frozenset({S.NEEDS_INFO, S.RESOLVED, S.REJECTED}),
-    S.NEEDS_INFO: frozenset({S.IN_PROGRESS, S.RESOLVED, S.REJECTED}),
+    S.NEEDS_INFO: frozenset({S.IN_PROGRESS, S.RESOLVED, S.REJECTED, S.CLOSED}),
     S.RESOLVED: frozenset({S.CLOSED, S.REOPENED}),
     S.REOPENED: frozenset({S.ASSIGNED, S.IN_PROGRESS, S.NEEDS_INFO, S.RESOLVED, S.REJECTED}),
     S.REJECTED: frozenset(),
@@ -84,8 +84,8 @@ async def notify_resident(
     session: AsyncSession, req: Request, event: str, *, now: datetime, **args: Any
 ) -> bool:
     resident = await resident_of(session, req)
-    if resident is None:
-        return False
+    if resident is None or resident.blocked_at is not None:
+        return False  # blocked the bot: nothing is sent until they write again
     enqueue(
         session,
         resident.channel,

@@ -316,6 +316,8 @@ class TelegramSender:
         if ref.startswith("viber:"):
             path = Path(self.media_dir) / ref.removeprefix("viber:")
             return FSInputFile(path) if path.is_file() else None
+        if ref.startswith("file:"):  # a file the bot made, e.g. the digest's chart
+            return FSInputFile(ref[5:]) if Path(ref[5:]).is_file() else None
         if ":" in ref.split("/", 1)[0] and not ref.startswith("http"):
             return None  # a test or terminal reference: nothing Telegram can show
         return ref

@@ -27,6 +27,7 @@ STAFF_COMMANDS = (
     "reject",
     "stats",
     "export",
+    "outbox",
     "help",
 )
 
