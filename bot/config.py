@@ -311,6 +311,13 @@ class Settings(_Strict):
                 spec = sub.deadline
         return Span.parse(spec or self.deadlines.default)
 
+    def priority_for(self, category: str, subcategory: str | None) -> str:
+        cat = self.category(category)
+        if cat is None:
+            return "normal"
+        sub = next((s for s in cat.subcategories if s.code == subcategory), None)
+        return (sub.priority if sub and sub.priority else None) or cat.priority
+
     def working_hours(self, department: str) -> WorkingHours | None:
         dept = self.department(department)
         if dept is None or dept.working_hours is None:

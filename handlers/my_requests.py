@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from handlers.context import Context, Step
+from handlers.deadlines import when
 from handlers.flow import goto, reask, step
 from handlers.i18n import Safe
 from handlers.new_request import category_label
@@ -168,6 +169,11 @@ async def ask_detail(ctx: Context) -> None:
     if req is None:
         await open_list(ctx, int(ctx.view.get("page", 0)))
         return
+    expected = ""
+    if is_open(req) and req.deadline_at is not None and req.status is not Status.NEEDS_INFO:
+        expected = "\n" + ctx.t(
+            "new.expected", deadline=when(ctx.settings, ctx.lang, req.deadline_at)
+        )
     ctx.say(
         ctx.t(
             "my.detail",
@@ -180,6 +186,7 @@ async def ask_detail(ctx: Context) -> None:
             created=local_time(ctx, req.created_at),
             history=Safe(_history(ctx, req)),
         )
+        + expected
     )
     rows: list[list[Button]] = []
     if is_open(req):

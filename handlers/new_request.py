@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.context import Context, Step
+from handlers.deadlines import policy, when
 from handlers.flow import goto, reask, step
 from handlers.i18n import Safe
 from handlers.notifications import desk_chats
@@ -442,14 +443,19 @@ async def submit(ctx: Context) -> None:
         ),
         now=ctx.now,
     )
+    req.priority = ctx.settings.priority_for(req.category, req.subcategory)
+    policy(ctx.settings).start(req, ctx.now)
     card_refresh(ctx.session, req, desk_chats(ctx.settings, department), now=ctx.now)
     dept = ctx.settings.department(department)
     ctx.data["draft"] = {}
+    assert req.deadline_at is not None
     ctx.say(
         ctx.t(
             "new.submitted",
             number=req.number,
             department=dept.name.get(ctx.lang) if dept else department,
         )
+        + "\n"
+        + ctx.t("new.expected", deadline=when(ctx.settings, ctx.lang, req.deadline_at))
     )
     await goto(ctx, Step.MENU)
