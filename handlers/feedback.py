@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from handlers.context import Context
+from handlers.deadlines import policy
 from handlers.notifications import desk_chats
 from handlers.types import Button, Incoming, Kind
 from handlers.validation import Invalid, validate_comment
@@ -50,6 +51,7 @@ async def on_global_button(ctx: Context, ev: Incoming) -> None:
                 note=None,
                 now=ctx.now,
                 desk_chats=chats,
+                policy=policy(ctx.settings),
             )
             ctx.say(
                 ctx.t("feedback.thanks_rate", number=req.number),
@@ -65,6 +67,7 @@ async def on_global_button(ctx: Context, ev: Incoming) -> None:
                 note=None,
                 now=ctx.now,
                 desk_chats=chats,
+                policy=policy(ctx.settings),
             )
             notify_desk(ctx.session, req, chats, "desk_reopened", now=ctx.now)
             ctx.say(ctx.t("feedback.reopened", number=req.number))
@@ -135,6 +138,7 @@ async def answer_question(ctx: Context, ev: Incoming) -> bool:
             note=None,
             now=ctx.now,
             desk_chats=chats,
+            policy=policy(ctx.settings),
         )
         ctx.resident.awaiting_request_id = req.id  # for a follow-up, see ANSWER_FOLLOW_UP
     ctx.say(ctx.t("feedback.answer_passed", number=req.number))

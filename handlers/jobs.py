@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from handlers.deadlines import policy
 from handlers.digest import (
     admin_chats,
     department_text,
@@ -246,6 +247,7 @@ class Jobs:
             note=self.tr.plain(lang, note_key),
             now=now,
             desk_chats=chats,
+            policy=policy(self.settings),
         )
         notify_desk(session, req, chats, desk_event, now=now)
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from handlers.deadlines import policy
 from handlers.i18n import Translator
 from handlers.notifications import (
     category_name,
@@ -212,6 +213,7 @@ class StaffDesk:
                 note=note,
                 now=turn.now,
                 desk_chats=self.chats(req),
+                policy=policy(self.settings),
             )
         except IllegalTransition as exc:
             self.say(
@@ -575,3 +577,7 @@ async def cmd_staff(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         )
         return
     desk.usage(turn, "staff")
+
+
+# Commands defined in their own modules register themselves on import.
+from handlers import staff_outbox  # noqa: E402, F401

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.deadline_clock import DeadlinePolicy
 from models.entities import Actor, EventKind, Request, RequestEvent, Resident, Status
 from models.outbox import OutboxKind, enqueue
 
@@ -113,12 +114,15 @@ async def change_status(
     note: str | None,
     now: datetime,
     desk_chats: Sequence[str],
+    policy: DeadlinePolicy | None = None,
 ) -> None:
     old = req.status
     if new not in TRANSITIONS[old]:
         raise IllegalTransition(old, new)
     req.status = new
     req.updated_at = now
+    if policy is not None:
+        policy.on_status(req, old, new, now)
     if new is Status.RESOLVED:
         req.resolved_at = now
     if new in (Status.CLOSED, Status.REJECTED):
