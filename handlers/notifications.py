@@ -4,6 +4,7 @@ is sent, so a card always shows the request as it is then."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from bot.config import Settings
 from handlers.i18n import Safe, Translator
 from handlers.types import Button, Reply
-from models.base import as_utc
+from models.base import as_utc, utcnow
 from models.entities import EventKind, Request, Status
 from models.lifecycle import TRANSITIONS
 
@@ -107,8 +108,6 @@ def render_notification(settings: Settings, tr: Translator, body: dict[str, Any]
     if event == "text":
         return Reply(str(body.get("text", "")), lang=lang)
     if event in ("desk_reminder", "desk_overdue"):  # from handlers/jobs.py
-        from datetime import datetime
-
         raw = body.get("deadline")
         deadline = local_time(settings, datetime.fromisoformat(str(raw))) if raw else "—"
         department = department_name(settings, lang, str(body.get("department", "")))
@@ -133,8 +132,6 @@ def render_notification(settings: Settings, tr: Translator, body: dict[str, Any]
     if event == "desk_closed_no_answer":
         return Reply(t("desk.closed_no_answer", number=number), lang=lang)
     if event in ("fix_followup", "needinfo_followup"):
-        from datetime import datetime
-
         close_at = local_time(settings, datetime.fromisoformat(str(body["close_at"])))
         if event == "fix_followup":
             return Reply(
@@ -193,8 +190,28 @@ async def load_card_request(session: AsyncSession, request_id: int) -> Request |
     ).scalar_one_or_none()
 
 
-def render_card(settings: Settings, tr: Translator, req: Request) -> Reply:
+def deadline_line(
+    settings: Settings, tr: Translator, lang: str, req: Request, now: datetime
+) -> str:
+    """The deadline as staff need it: how long is left, how late it is, or that it waits."""
+    if req.deadline_at is None or req.status in _FINAL:
+        return local_time(settings, req.deadline_at) if req.deadline_at else "—"
+    due = local_time(settings, req.deadline_at)
+    if req.status is Status.NEEDS_INFO:
+        return tr.t(lang, "card.deadline_paused")
+    if req.status is Status.RESOLVED:
+        return due
+    left = as_utc(req.deadline_at) - as_utc(now)
+    hours, minutes = divmod(int(abs(left.total_seconds())) // 60, 60)
+    key = "card.deadline_left" if left.total_seconds() >= 0 else "card.deadline_overdue"
+    return tr.t(lang, key, deadline=due, hours=hours, minutes=minutes)
+
+
+def render_card(
+    settings: Settings, tr: Translator, req: Request, now: datetime | None = None
+) -> Reply:
     lang = settings.staff.language
+    now = now or utcnow()
     last = next(
         (e for e in reversed(req.events) if e.kind in (EventKind.STATUS, EventKind.REASSIGNED)),
         None,
@@ -220,7 +237,12 @@ def render_card(settings: Settings, tr: Translator, req: Request) -> Reply:
         language=req.language,
         phone=req.phone or tr.t(lang, "summary.no_phone"),
         created=local_time(settings, req.created_at),
-        deadline="—",
+        deadline=Safe(deadline_line(settings, tr, lang, req, now)),
+        priority=Safe(
+            tr.t(lang, f"card.priority.{req.priority}")
+            if req.priority in ("emergency", "high")
+            else ""
+        ),
         acted=Safe(acted),
         rating=Safe(tr.t(lang, "card.rating", rating=req.rating) if req.rating else ""),
     )

@@ -43,3 +43,57 @@ async def test_working_hours_push_a_friday_evening_request_past_the_weekend(
     text = await chat.file_request(category="cat:social", sub="sub:subsidy")
     # 15 working days of 9 hours counted from Monday 7th 08:00: Mon–Fri, office hours only.
     assert "до 25 грудня, 17:00" in text
+
+
+async def test_the_card_shows_time_left_then_overdue_and_stops_while_waiting(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    from handlers.i18n import to_plain, translator
+    from handlers.notifications import load_card_request, render_card
+    from models.entities import Actor, Status
+    from models.lifecycle import change_status
+
+    chat = Chat(Conversation(sessions, settings, clock=lambda: FILED), "79")
+    await chat.file_request(category="cat:water", sub="sub:pipe_burst")
+    en = settings.model_copy(update={"staff": settings.staff.model_copy(update={"language": "en"})})
+    async with sessions() as session:
+        req = await load_card_request(session, 1)
+        assert req is not None
+        card = to_plain(render_card(en, translator(), req, FILED + timedelta(hours=1)).text)
+        assert "01.12.2026 16:00 · 3 h 0 min left" in card and "emergency" in card
+        late = to_plain(render_card(en, translator(), req, FILED + timedelta(hours=6)).text)
+        assert "OVERDUE by 2 h 0 min" in late
+    async with sessions() as session, session.begin():
+        req = await load_card_request(session, 1)
+        assert req is not None
+        from handlers.deadlines import policy
+
+        asked = FILED + timedelta(hours=1)
+        await change_status(
+            session,
+            req,
+            Status.NEEDS_INFO,
+            actor=Actor.STAFF,
+            actor_id="1",
+            note="Which house?",
+            now=asked,
+            desk_chats=[],
+            policy=policy(settings),
+        )
+        assert "waiting for the resident" in to_plain(
+            render_card(en, translator(), req, asked).text
+        )
+        answered = FILED + timedelta(hours=10)  # the resident took 9 hours; 3 were left
+        await change_status(
+            session,
+            req,
+            Status.IN_PROGRESS,
+            actor=Actor.RESIDENT,
+            actor_id="79",
+            note=None,
+            now=answered,
+            desk_chats=[],
+            policy=policy(settings),
+        )
+        assert req.deadline_at is not None
+        assert as_utc(req.deadline_at) == answered + timedelta(hours=3)
