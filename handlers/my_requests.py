@@ -154,6 +154,8 @@ def _history(ctx: Context, req: Request) -> str:
             line = ctx.t("history.comment", when=when, text=_short(ev.text, 200))
         elif ev.kind is EventKind.PHOTO:
             line = ctx.t("history.photo", when=when)
+        elif ev.kind is EventKind.DEADLINE:
+            line = ctx.t("history.deadline", when=when, text=_short(ev.text, 300))
         elif ev.kind is EventKind.REPLY:
             line = ctx.t("history.reply", when=when, text=_short(ev.text, 500))
         else:

@@ -46,6 +46,12 @@ def department_name(settings: Settings, lang: str, code: str) -> str:
     return dept.name.get(lang) if dept else code
 
 
+def when_local(settings: Settings, lang: str, value: datetime) -> str:
+    from handlers.deadlines import when
+
+    return when(settings, lang, value)
+
+
 def local_time(settings: Settings, value: Any) -> str:
     from zoneinfo import ZoneInfo
 
@@ -84,6 +90,12 @@ def render_notification(settings: Settings, tr: Translator, body: dict[str, Any]
                 lang=lang,
             )
         return Reply(text, lang=lang)
+    if event == "deadline":
+        due = when_local(settings, lang, datetime.fromisoformat(str(body["deadline"])))
+        return Reply(
+            t("notify.deadline", number=number, deadline=due, reason=str(body.get("reason", ""))),
+            lang=lang,
+        )
     if event == "reply":
         return Reply(t("notify.reply", number=number, text=str(body.get("text", ""))), lang=lang)
     if event == "reassigned":

@@ -33,6 +33,7 @@ from handlers.types import Button, Document, Incoming, Kind, Reply
 from handlers.validation import Invalid, normalize_phone, validate_comment
 from models.base import as_utc, utcnow
 from models.desk_queries import by_number, export_rows, queue, search, stats
+from models.digest_queries import median, resolve_durations, within_deadline
 from models.entities import Actor, Request, Status
 from models.lifecycle import IllegalTransition, change_status, reassign, staff_reply
 from models.requests import parse_number
@@ -445,7 +446,29 @@ async def cmd_stats(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         lines.append(
             desk.t("staff.stats_line", status=desk.t(f"status.{status.value}"), count=count)
         )
+    lines += await _speed_lines(desk, turn, since)
     desk.say(turn, "\n".join(lines))
+
+
+async def _speed_lines(desk: StaffDesk, turn: Turn, since: datetime) -> list[str]:
+    """How fast each department resolved what it resolved in the period, and how often on time."""
+    until = as_utc(turn.now) + timedelta(seconds=1)
+    durations = await resolve_durations(turn.session, since, until, turn.scope)
+    on_time = await within_deadline(turn.session, since, until, turn.scope)
+    lines = []
+    for dept in sorted(durations):
+        mid = median(durations[dept])
+        ok, total = on_time.get(dept, (0, 0))
+        lines.append(
+            desk.t(
+                "staff.stats_speed",
+                department=department_name(desk.settings, desk.lang, dept),
+                resolved=len(durations[dept]),
+                median=round((mid.total_seconds() if mid else 0) / 3600, 1),
+                on_time=round(100 * ok / total) if total else 0,
+            )
+        )
+    return lines
 
 
 def _parse_day(text: str) -> date | None:
@@ -580,4 +603,4 @@ async def cmd_staff(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
 
 
 # Commands defined in their own modules register themselves on import.
-from handlers import staff_outbox  # noqa: E402, F401
+from handlers import staff_deadlines, staff_outbox  # noqa: E402, F401

@@ -196,3 +196,21 @@ async def digest_figures(
         overall.resolved += fig.resolved
     overall.median_to_resolve = median([d for values in durations.values() for d in values])
     return Figures(figures, overall)
+
+
+async def within_deadline(
+    session: AsyncSession, since: datetime, until: datetime, department: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """(resolved on time, resolved with a deadline) for requests resolved in [since, until)."""
+    on_time = case((Request.resolved_at <= Request.deadline_at, 1), else_=0)
+    rows = await session.execute(
+        select(Request.department, func.sum(on_time), func.count())
+        .where(
+            Request.resolved_at >= since,
+            Request.resolved_at < until,
+            Request.deadline_at.is_not(None),
+            *_scoped(department),
+        )
+        .group_by(Request.department)
+    )
+    return {dept: (int(ok or 0), int(total)) for dept, ok, total in rows}

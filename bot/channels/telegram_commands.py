@@ -27,6 +27,8 @@ STAFF_COMMANDS = (
     "reject",
     "stats",
     "export",
+    "overdue",
+    "deadline",
     "outbox",
     "help",
 )
