@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from handlers import notifications
 from handlers.context import Context, Step
 from handlers.deadlines import when
 from handlers.flow import goto, reask, step
@@ -15,7 +15,6 @@ from handlers.new_request import category_label
 from handlers.notifications import desk_chats
 from handlers.types import Button, Incoming, Kind
 from handlers.validation import Invalid, validate_comment
-from models.base import as_utc
 from models.entities import EventKind, Request, Status
 from models.lifecycle import notify_desk
 from models.requests import (
@@ -32,7 +31,7 @@ SHORT_ADDRESS = 28
 
 
 def local_time(ctx: Context, value: datetime) -> str:
-    return as_utc(value).astimezone(ZoneInfo(ctx.settings.city.timezone)).strftime("%d.%m.%Y %H:%M")
+    return notifications.local_time(ctx.settings, value)
 
 
 def status_label(ctx: Context, status: Status) -> str:

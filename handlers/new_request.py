@@ -12,7 +12,7 @@ from handlers.context import Context, Step
 from handlers.deadlines import policy, when
 from handlers.flow import goto, reask, step
 from handlers.i18n import Safe
-from handlers.notifications import desk_chats
+from handlers.notifications import category_name, desk_chats
 from handlers.types import Button, ButtonKind, Incoming, Keyboard, Kind
 from handlers.validation import (
     Invalid,
@@ -38,14 +38,7 @@ def _nav(ctx: Context) -> list[Button]:
 
 
 def category_label(ctx: Context, code: str, sub: str | None = None) -> str:
-    cat = ctx.settings.category(code)
-    if cat is None:
-        return code
-    label = f"{cat.emoji} {cat.name.get(ctx.lang)}".strip()
-    for s in cat.subcategories:
-        if s.code == sub:
-            label += f" › {s.name.get(ctx.lang)}"
-    return label
+    return category_name(ctx.settings, ctx.lang, code, sub)
 
 
 async def start(ctx: Context) -> None:
