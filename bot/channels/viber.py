@@ -65,6 +65,7 @@ from viberbot.api.messages import (
 from viberbot.api.messages.data_types.location import Location
 from viberbot.api.viber_requests import ViberMessageRequest, create_request
 
+from bot.channels.text import split_text as text_split
 from bot.config import PUBLIC_VIBER_API, ViberSettings
 from bot.delivery import MessageGone, PermanentFailure, RecipientGone, TemporaryFailure
 from handlers.conversation import Conversation
@@ -258,23 +259,7 @@ def decode_payload(text: str) -> str | None:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> Iterator[str]:
-    """Pieces of at most ``limit`` characters, cut at line ends unless a line is longer."""
-    chunk = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if chunk:
-                yield chunk
-                chunk = ""
-            yield line[:limit]
-            line = line[limit:]
-        candidate = f"{chunk}\n{line}" if chunk else line
-        if len(candidate) > limit:
-            yield chunk
-            chunk = line
-        else:
-            chunk = candidate
-    if chunk.strip():
-        yield chunk
+    return text_split(text, limit)
 
 
 def _balanced(row: list[Button], most: int = 3) -> list[list[Button]]:
