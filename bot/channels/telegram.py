@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -36,10 +37,12 @@ from aiogram.types import (
     ReplyKeyboardRemove,
     ReplyParameters,
     Update,
+    User,
 )
 from aiohttp import ClientError
 
 from bot.channels.telegram_commands import forget_commands, register_commands
+from bot.channels.text import split_text as text_split
 from bot.delivery import (
     MessageGone,
     PermanentFailure,
@@ -76,24 +79,7 @@ def make_bot(token: str, api_base: str) -> Bot:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> Iterator[str]:
-    """Telegram refuses messages over 4096 characters: cut at line ends, never inside a line
-    unless one line alone is too long."""
-    chunk = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if chunk:
-                yield chunk
-                chunk = ""
-            yield line[:limit]
-            line = line[limit:]
-        candidate = f"{chunk}\n{line}" if chunk else line
-        if len(candidate) > limit:
-            yield chunk
-            chunk = line
-        else:
-            chunk = candidate
-    if chunk.strip():
-        yield chunk
+    return text_split(text, limit)
 
 
 def render_markup(reply: Reply) -> Markup:
@@ -162,6 +148,13 @@ def to_incoming(message: Message) -> Incoming:
             base, kind=Kind.CONTACT, phone=message.contact.phone_number, contact_is_own=own
         )
     return replace(base, text=message.caption or "")
+
+
+def _addressed(reply: Reply, user: User) -> Reply:
+    """In a group a selective forced reply opens only for the people its message mentions (a
+    pressed button has no message to reply to), so the prompt names who pressed it."""
+    mention = f'<a href="tg://user?id={user.id}">{html.escape(user.full_name, quote=False)}</a>'
+    return replace(reply, text=f"{mention}, {reply.text}")
 
 
 class TelegramChannel:
@@ -237,8 +230,10 @@ class TelegramChannel:
             staff_ev = replace(
                 ev, user_id=str(user.id), chat_id=str(chat.id), group=chat.type != ChatType.PRIVATE
             )
-            answer = await self.desk.handle(staff_ev)
-            await self.send(chat.id, answer or [])
+            answer = await self.desk.handle(staff_ev) or []
+            if staff_ev.group:
+                answer = [_addressed(r, user) if r.force_reply else r for r in answer]
+            await self.send(chat.id, answer)
             return
         if chat.type != ChatType.PRIVATE:
             return
