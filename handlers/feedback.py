@@ -29,7 +29,7 @@ def is_global(ev: Incoming) -> bool:
 async def _own(ctx: Context, raw_id: str) -> Request | None:
     if not raw_id.isdigit():
         return None
-    return await get_for_resident(ctx.session, ctx.resident.id, int(raw_id))
+    return await get_for_resident(ctx.session, ctx.resident.id, int(raw_id), for_update=True)
 
 
 async def on_global_button(ctx: Context, ev: Incoming) -> None:
@@ -103,7 +103,7 @@ async def answer_question(ctx: Context, ev: Incoming) -> bool:
     rid = ctx.resident.awaiting_request_id
     if rid is None or ev.kind not in (Kind.TEXT, Kind.PHOTO):
         return False
-    req = await get_for_resident(ctx.session, ctx.resident.id, rid)
+    req = await get_for_resident(ctx.session, ctx.resident.id, rid, for_update=True)
     follow_up = req is not None and _just_answered(req, ctx.now)
     if req is None or (req.status is not Status.NEEDS_INFO and not follow_up):
         ctx.resident.awaiting_request_id = None

@@ -56,6 +56,7 @@ BUTTON_STATUS = {"accept": Status.ASSIGNED, "progress": Status.IN_PROGRESS}
 PERIODS = {"today": 1, "week": 7, "month": 30}
 # Commands residents have too: from someone who is not staff they are simply the resident's.
 SHARED_COMMANDS = frozenset({"help"})
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.CANCELLED, Status.RESOLVED})
 
 
 @dataclass
@@ -279,6 +280,17 @@ class StaffDesk:
         if self.settings.department(department) is None:
             self.say(turn, self.t("staff.unknown_department", department=department))
             return
+        if department == req.department or req.status in FINAL_STATUSES:
+            self.say(
+                turn,
+                self.t(
+                    "staff.reassign_pointless",
+                    number=req.number,
+                    department=department_name(self.settings, self.lang, req.department),
+                    status=self.t(f"status.{req.status.value}"),
+                ),
+            )
+            return
         old = self.chats(req)
         await reassign(
             turn.session,
@@ -478,6 +490,12 @@ def _parse_day(text: str) -> date | None:
         return None
 
 
+def spreadsheet_safe(text: str) -> str:
+    """Resident text that a spreadsheet would run as a formula (=, +, -, @ first) is shown
+    with a leading apostrophe, the usual guard against CSV injection."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 EXPORT_COLUMNS = (
     "number",
     "created",
@@ -533,10 +551,10 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
                     r.category,
                     r.subcategory or "",
                     r.department,
-                    r.address or "",
+                    spreadsheet_safe(r.address or ""),
                     r.latitude or "",
                     r.longitude or "",
-                    r.description or "",
+                    spreadsheet_safe(r.description or ""),
                     r.phone or "",
                     when(r.resolved_at),
                     when(r.closed_at),
@@ -574,6 +592,9 @@ async def cmd_staff(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         desk.say(turn, "\n".join([desk.t("staff.list_head", bootstrap=boot), *lines]))
         return
     if args[:1] == ["remove"] and len(args) == 2 and args[1].isdigit():
+        if int(args[1]) in desk.settings.staff.admins:
+            desk.say(turn, desk.t("staff.bootstrap_admin", id=args[1]))
+            return
         removed = await remove_staff(turn.session, int(args[1]))
         if removed:
             turn.staff_changed[int(args[1])] = False

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from models.base import utcnow
 from models.entities import (
+    OPEN_STATUSES,
     Actor,
     Counter,
     EventKind,
@@ -130,28 +131,26 @@ async def list_for_resident(
 
 
 async def get_for_resident(
-    session: AsyncSession, resident_id: int, request_id: int
+    session: AsyncSession, resident_id: int, request_id: int, *, for_update: bool = False
 ) -> Request | None:
-    """A request only if it belongs to this resident: ids in buttons are never trusted."""
-    return (
-        await session.execute(
-            select(Request)
-            .where(Request.id == request_id, Request.resident_id == resident_id)
-            .options(selectinload(Request.events), selectinload(Request.photos))
-            # Reload what this session already holds, so events and photos just added show.
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
+    """A request only if it belongs to this resident: ids in buttons are never trusted.
+
+    ``for_update`` locks the row (PostgreSQL) when the caller is about to change its status,
+    so a resident's answer and a staff action at the same moment cannot both apply."""
+    stmt = (
+        select(Request)
+        .where(Request.id == request_id, Request.resident_id == resident_id)
+        .options(selectinload(Request.events), selectinload(Request.photos))
+        # Reload what this session already holds, so events and photos just added show.
+        .execution_options(populate_existing=True)
+    )
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Request)
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 def is_open(req: Request) -> bool:
-    return req.status in (
-        Status.NEW,
-        Status.ASSIGNED,
-        Status.IN_PROGRESS,
-        Status.NEEDS_INFO,
-        Status.REOPENED,
-    )
+    return req.status in OPEN_STATUSES
 
 
 async def add_comment(session: AsyncSession, resident: Resident, req: Request, text: str) -> None:
