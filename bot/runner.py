@@ -162,6 +162,9 @@ def webhook_app(
     SimpleRequestHandler(
         dispatcher=channel.dispatcher,
         bot=channel.bot,
+        # Handled before answering, so a method the handler returns (the callback answer)
+        # rides in the HTTP response instead of costing a Bot API call.
+        handle_in_background=False,
         secret_token=secret.get_secret_value() if secret else None,
     ).register(web_app, path=tg.webhook_path)
     setup_application(web_app, channel.dispatcher, bot=channel.bot)

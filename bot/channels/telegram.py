@@ -23,6 +23,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import (
     CallbackQuery,
     ForceReply,
@@ -211,11 +212,12 @@ class TelegramChannel:
         await self.send(message.chat.id, replies)
         self.on_commit()
 
-    async def on_callback(self, query: CallbackQuery, event_update: Update) -> None:
-        # Stop the button's spinner first: the answer may take a database round trip.
-        await query.answer()
+    async def on_callback(self, query: CallbackQuery, event_update: Update) -> AnswerCallbackQuery:
+        # The answer that stops the button's spinner is returned, not sent: aiogram puts it in
+        # the webhook's HTTP response (one Bot API call fewer per press) or sends it itself.
+        spinner = query.answer()
         if query.message is None:
-            return
+            return spinner
         chat = query.message.chat
         user = query.from_user
         ev = Incoming(
@@ -234,12 +236,13 @@ class TelegramChannel:
             if staff_ev.group:
                 answer = [_addressed(r, user) if r.force_reply else r for r in answer]
             await self.send(chat.id, answer)
-            return
+            return spinner
         if chat.type != ChatType.PRIVATE:
-            return
+            return spinner
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
         await self.send(chat.id, replies)
         self.on_commit()
+        return spinner
 
     async def send(
         self, chat_id: int | str, replies: list[Reply], reply_to: int | None = None
