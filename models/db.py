@@ -58,7 +58,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo)
+        # SQLite has one writer at a time, and every transaction here writes. With several
+        # connections, the waiting ones sleep in SQLite's busy handler (1, 2, 5 … 100 ms
+        # naps), which under load stretched a step to seconds. One connection, handed out in
+        # turn by an asyncio-aware pool, queues transactions without sleeping.
+        in_memory = not u.database or u.database == ":memory:"
+        pool = {} if in_memory else {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+        engine = create_async_engine(url, echo=echo, **pool)
         _setup_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)

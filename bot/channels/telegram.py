@@ -177,7 +177,8 @@ class TelegramChannel:
         self.on_commit = on_commit
         if desk is not None:
             desk.on_staff_change = self._staff_changed
-        self.dispatcher = Dispatcher()
+        # No aiogram FSM: the conversation keeps its own state in the database.
+        self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.include_router(self._router())
 
     async def _staff_changed(self, telegram_id: int, is_staff: bool) -> None:
