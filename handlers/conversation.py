@@ -24,12 +24,12 @@ from handlers.flow import STEPS, goto, reask
 from handlers.i18n import LANGUAGES, Translator, translator
 from handlers.types import Incoming, Keyboard, Kind, Reply
 from models.base import utcnow
-from models.dedupe import already_seen
-from models.residents import get_or_create_resident, load_state, save_state
+from models.residents import resident_with_state, save_state
 
 log = logging.getLogger(__name__)
 
 FILING_STEPS = frozenset(new_request.FLOW) | {Step.CONFIRM}
+SEEN_KEY, SEEN_KEPT = "seen", 20
 # Steps where the resident's next text belongs to the dialog, not to a department's question.
 TYPING_STEPS = frozenset({Step.ADDRESS, Step.DESCRIPTION, Step.PHOTOS, Step.PHONE, Step.ADD_INFO})
 
@@ -106,12 +106,14 @@ class Conversation:
 
     async def _handle(self, ev: Incoming, event_id: str) -> list[Reply]:
         async with self.sessions() as session, session.begin():
-            if event_id and await already_seen(session, ev.channel, event_id):
+            resident, state = await resident_with_state(session, ev.channel, ev.user_id, ev.name)
+            # The ids of the person's last events live with their state: a messenger's
+            # re-delivery is recognised without another query.
+            seen: list[str] = list(state.data.get(SEEN_KEY, [])) if state else []
+            if event_id and event_id in seen:
                 return []
-            resident = await get_or_create_resident(session, ev.channel, ev.user_id, ev.name)
             if resident.blocked_at is not None:  # writing to us again: reachable again
                 resident.blocked_at = None
-            state = await load_state(session, resident.id)
             ctx = Context(
                 session=session,
                 settings=self.settings,
@@ -134,6 +136,8 @@ class Conversation:
                 self._langs[(ev.channel, ev.user_id)] = resident.language
             if ctx.data.get("forgotten"):
                 return ctx.replies
+            if event_id:
+                ctx.data[SEEN_KEY] = [*seen[-(SEEN_KEPT - 1) :], event_id]
             previous_kb = ctx.data.get("kb")
             _mark_keyboard_removal(ctx.replies, previous_kb)
             shown = [r for r in ctx.replies if r.buttons]

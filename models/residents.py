@@ -30,6 +30,24 @@ async def get_or_create_resident(
     return (await session.execute(stmt)).scalar_one()
 
 
+async def resident_with_state(
+    session: AsyncSession, channel: str, external_id: str, name: str = ""
+) -> tuple[Resident, DialogState | None]:
+    """The resident (created on first contact) and their dialog state, in one query for the
+    common case, the resident row locked for this transaction."""
+    stmt = (
+        select(Resident, DialogState)
+        .outerjoin(DialogState, DialogState.resident_id == Resident.id)
+        .where(Resident.channel == channel, Resident.external_id == external_id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Resident)
+    row = (await session.execute(stmt)).one_or_none()
+    if row is not None:
+        return row[0], row[1]
+    return await get_or_create_resident(session, channel, external_id, name), None
+
+
 async def find_resident(session: AsyncSession, channel: str, external_id: str) -> Resident | None:
     return (
         await session.execute(
