@@ -44,7 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     viber.add_argument("action", choices=["set-webhook", "unset-webhook"])
     args = parser.parse_args(argv)
 
-    level = os.environ.get("LOG_LEVEL", "INFO" if args.command == "run" else "WARNING")
+    serving = args.command == "run" and (
+        bool(os.environ.get("TELEGRAM_BOT_TOKEN")) or bool(os.environ.get("VIBER_AUTH_TOKEN"))
+    )
+    # The terminal chat shares the screen with the log: keep it to warnings there.
+    level = os.environ.get("LOG_LEVEL", "INFO" if serving else "WARNING")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bot import runner
 
