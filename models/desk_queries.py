@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from models.entities import OPEN_STATUSES, Request, Status
+from models.requests import NUMBER_RE
 
 
 def _scoped(stmt: Select[Request], department: str | None) -> Select[Request]:
@@ -45,12 +47,16 @@ async def queue(
 async def search(
     session: AsyncSession, text: str, department: str | None, *, phone: str | None, limit: int = 20
 ) -> list[Request]:
-    conditions = [Request.number == text]
-    if phone:
-        conditions.append(Request.phone == phone)
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    conditions.append(Request.address.ilike(pattern, escape="\\"))
-    stmt = _scoped(select(Request).where(or_(*conditions)), department)
+    """By number or by phone when the text is one (both indexed); otherwise by address text.
+    An address search has to read the table, so it is only done when nothing else fits."""
+    if NUMBER_RE.match(text.strip()):
+        condition: ColumnElement[bool] = Request.number == text.strip()
+    elif phone:
+        condition = Request.phone == phone
+    else:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        condition = Request.address.ilike(pattern, escape="\\")
+    stmt = _scoped(select(Request).where(condition), department)
     rows = await session.execute(stmt.order_by(Request.created_at.desc()).limit(limit))
     return list(rows.scalars())
 

@@ -121,6 +121,12 @@ class Request(Base):
         Index("ix_requests_department_status", "department", "status"),
         Index("ix_requests_status_deadline", "status", "deadline_at"),
         Index("ix_requests_status_remind", "status", "remind_at"),
+        # A department's queue, oldest first; statistics and exports by filing date; the
+        # digest's "resolved yesterday"; /find by phone (bench/storage measured each).
+        Index("ix_requests_dept_status_created", "department", "status", "created_at"),
+        Index("ix_requests_created", "created_at"),
+        Index("ix_requests_resolved", "resolved_at"),
+        Index("ix_requests_phone", "phone"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
