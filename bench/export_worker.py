@@ -1,0 +1,68 @@
+"""One CSV export through the staff desk's real ``/export`` path (``handlers.staff.cmd_export``),
+in a process of its own so that its peak RSS (VmHWM) is the export's alone.
+
+``python -m bench.export_worker URL START END`` (dates YYYY-MM-DD, the city's days) prints one
+JSON line: rows, seconds, rows/s, RSS before the export and peak RSS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from typing import Any
+
+
+async def export(url: str, start: str, end: str) -> dict[str, Any]:
+    from bench.common import ROOT, peak_rss_mb, rss_mb
+    from bot.config import load_settings
+    from handlers.i18n import translator
+    from handlers.staff import StaffDesk, Turn, cmd_export
+    from handlers.types import Incoming, Kind
+    from models.base import utcnow
+    from models.db import create_engine, session_factory
+    from models.staff import Role, StaffMember
+
+    settings = load_settings(ROOT / "bot.toml")
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    desk = StaffDesk(sessions, settings, translator())
+    admin = StaffMember(telegram_id=1, role=Role.ADMIN, department=None)
+    ev = Incoming(channel="telegram", user_id="1", kind=Kind.COMMAND, command="export")
+    before = rss_mb()
+    began = time.monotonic()
+    try:
+        async with sessions() as session, session.begin():
+            turn = Turn(session=session, staff=admin, ev=ev, now=utcnow())
+            await cmd_export(desk, turn, [start, end])
+    finally:
+        await engine.dispose()
+    seconds = time.monotonic() - began
+    doc = turn.replies[-1].document
+    if doc is None:
+        raise RuntimeError(f"no export: {turn.replies[-1].text}")
+    rows, size = _count_and_remove(doc.path)
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(rows / seconds) if seconds else 0,
+        "csv_mb": round(size / 1e6, 1),
+        "rss_mb_before": round(before, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_growth_mb": round(peak_rss_mb() - before, 1),
+    }
+
+
+def _count_and_remove(path: str) -> tuple[int, int]:
+    """Data rows of the CSV (a description never holds a line break) and its size."""
+    with open(path, encoding="utf-8-sig") as f:
+        rows = sum(1 for _ in f) - 1
+    size = os.path.getsize(path)
+    os.remove(path)
+    return rows, size
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(export(sys.argv[1], sys.argv[2], sys.argv[3]))))

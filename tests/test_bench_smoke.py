@@ -1,0 +1,77 @@
+"""Every benchmark of bench/ with tiny numbers, so that the harness never rots: it starts the
+real bot (and the echo bot) in their own processes against the fake Bot API server, and checks
+that the figures come out and make sense, not that they meet their targets.
+
+They run at once: most of their time is the start-up of the bots' processes (importing aiogram
+takes seconds of CPU), which overlaps."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bench.__main__ import table
+from bench.common import median_of
+from bench.conversation import RunConfig, measure
+from bench.fanout import bench_fanout
+from bench.memory import bench_memory
+from bench.storage import bench_storage
+
+TINY = RunConfig(users=4, rounds=1, small_users=2, small_rounds=1, warmup=1, settle=0.15)
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def check_conversation(bot: dict[str, Any], echo: dict[str, Any]) -> None:
+    assert bot["calibrated_messages_per_step"] == [1, 3, 1, 1, 1, 1, 1, 2, 2]
+    assert bot["failures"] == 0 and echo["failures"] == 0, bot["failure_examples"]
+    assert bot["dialogs"] == 4 and bot["requests_in_db"] == bot["dialogs_completed"]
+    assert bot["updates_per_s"] > 0 and echo["updates_per_s"] > 0
+    assert set(bot["steps_20_users"]) >= {"start", "confirm"}
+    merged = median_of([bot, bot | {"updates_per_s": bot["updates_per_s"] + 2}])
+    assert merged["updates_per_s"] == bot["updates_per_s"] + 1
+    bot["ratio_to_echo"] = bot["updates_per_s"] / echo["updates_per_s"]
+    assert "citybot webhook/sqlite" in table(
+        {"conversation": {"webhook": {"echo": echo, "sqlite": bot}}}
+    )
+
+
+def check_fanout(result: dict[str, Any]) -> None:
+    assert result["delivered"] == 12 and result["http_429"] == 0
+    assert result["outbox_status"] == {"sent": 12}
+
+
+def check_storage(result: dict[str, Any]) -> None:
+    for name in ("my_requests", "queue_department", "find_address", "stats_month"):
+        assert result[name]["n"] >= 1 and result[name]["p99_ms"] > 0, name
+    assert result["export_summary"]["rows_all"] == 300
+    assert "find_address" in result["missing_index_hints"]  # a LIKE '%…%' reads every row
+
+
+def check_memory(result: dict[str, Any]) -> None:
+    assert result["drafts"] == 6 and result["failures"] == 0
+    assert result["rss_mb_idle"] > 0
+
+
+async def test_every_benchmark_runs(tmp_path: Path) -> None:
+    bot, echo, fanout, storage, memory = await asyncio.gather(
+        measure("citybot", "webhook", "sqlite", TINY, workdir=tmp_path),
+        measure("echo", "polling", "sqlite", TINY, workdir=tmp_path),
+        bench_fanout(count=12, log=quiet),
+        bench_storage(
+            requests=300,
+            iterations=2,
+            stats_iterations=1,
+            export_small=100,
+            data_dir=tmp_path,
+            log=quiet,
+        ),
+        bench_memory(drafts=6, concurrency=3, settle=0.1, log=quiet),
+    )
+    check_conversation(bot, echo)
+    check_fanout(fanout)
+    check_storage(storage)
+    check_memory(memory)
