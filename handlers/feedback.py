@@ -41,34 +41,24 @@ async def on_global_button(ctx: Context, ev: Incoming) -> None:
             ctx.say(ctx.t("feedback.too_late"))
             return
         chats = desk_chats(ctx.settings, req.department)
-        if answer == "yes":
-            await change_status(
-                ctx.session,
-                req,
-                Status.CLOSED,
-                actor=Actor.RESIDENT,
-                actor_id=str(ctx.resident.id),
-                note=None,
-                now=ctx.now,
-                desk_chats=chats,
-                policy=policy(ctx.settings),
-            )
+        fixed = answer == "yes"
+        await change_status(
+            ctx.session,
+            req,
+            Status.CLOSED if fixed else Status.REOPENED,
+            actor=Actor.RESIDENT,
+            actor_id=str(ctx.resident.id),
+            note=None,
+            now=ctx.now,
+            desk_chats=chats,
+            policy=policy(ctx.settings),
+        )
+        if fixed:
             ctx.say(
                 ctx.t("feedback.thanks_rate", number=req.number),
                 [[Button(str(n), f"rate:{req.id}:{n}") for n in range(1, 6)]],
             )
         else:
-            await change_status(
-                ctx.session,
-                req,
-                Status.REOPENED,
-                actor=Actor.RESIDENT,
-                actor_id=str(ctx.resident.id),
-                note=None,
-                now=ctx.now,
-                desk_chats=chats,
-                policy=policy(ctx.settings),
-            )
             notify_desk(ctx.session, req, chats, "desk_reopened", now=ctx.now)
             ctx.say(ctx.t("feedback.reopened", number=req.number))
         return
