@@ -140,7 +140,9 @@ def median_of(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in first.items():
         others = [r.get(key) for r in runs]
-        if isinstance(value, bool) or not isinstance(value, int | float | dict):
+        if isinstance(value, bool):
+            out[key] = any(bool(o) for o in others)  # e.g. machine_busy in any of the runs
+        elif not isinstance(value, int | float | dict):
             out[key] = value
         elif isinstance(value, dict):
             if all(isinstance(o, dict) for o in others):
@@ -150,7 +152,7 @@ def median_of(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         else:
             nums = [float(o) for o in others if isinstance(o, int | float)]
             m = median(nums)
-            out[key] = round(m, 4) if isinstance(value, float) else m
+            out[key] = round(m, 4) if isinstance(value, float) or not m.is_integer() else int(m)
     return out
 
 

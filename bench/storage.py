@@ -227,7 +227,8 @@ async def seeded(
     requests: int, db: str, log: Callable[[str], None], data_dir: Path = DATA_DIR
 ) -> AsyncIterator[str]:
     """A database with ``requests`` seeded requests: for SQLite a file kept in ``data_dir``
-    (bench/.data) and reused by later runs; for PostgreSQL a fresh database, dropped after."""
+    (bench/.data) and reused by later runs (migrated to the current schema first); for
+    PostgreSQL a fresh database, dropped after."""
     if db == "sqlite":
         os.makedirs(data_dir, exist_ok=True)
         path = data_dir / f"seed-{requests}-v{SEED_VERSION}.sqlite3"
@@ -240,6 +241,15 @@ async def seeded(
             info = await seed_database(f"sqlite+aiosqlite:///{tmp}", requests)
             log(f"  seeded in {info.seconds:.0f} s ({info.as_dict()['rows_per_s']:,} rows/s)")
             tmp.rename(path)
+        else:  # a cached file: bring its schema to this code's (e.g. new indexes)
+            from models.db import create_engine
+            from models.migrate import upgrade
+
+            engine = create_engine(url)
+            try:
+                await upgrade(engine)
+            finally:
+                await engine.dispose()
         yield url
         return
     with tempfile.TemporaryDirectory() as tmpdir:
