@@ -57,6 +57,7 @@ from handlers.notifications import desk_chats
 from models.base import as_utc, utcnow
 from models.entities import Actor, EventKind, JobRun, Request, RequestEvent, Status
 from models.lifecycle import card_refresh, change_status, notify_desk, notify_resident, resident_of
+from models.migrate import optimize
 from models.outbox import enqueue
 from models.scheduling import (
     claim_escalations,
@@ -289,6 +290,11 @@ class Jobs:
             for chat, body in messages:
                 enqueue(session, "telegram", chat, body, now=now)
         log.info("digest for %s: %s messages", data.day, len(messages))
+        try:  # the daily upkeep of the planner's statistics rides on the once-a-day claim
+            async with self.sessions() as session, session.begin():
+                await optimize(session)
+        except Exception:
+            log.exception("daily PRAGMA optimize failed; the digest went out all the same")
         return len(messages)
 
 

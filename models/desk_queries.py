@@ -5,16 +5,31 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, column, func, literal_column, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.entities import OPEN_STATUSES, Request, Status
 from models.requests import NUMBER_RE
 
+# Address text this long or longer is looked up in SQLite's FTS5 trigram table (a trigram is
+# three characters).
+TRIGRAM_MIN = 3
 
-def _scoped(stmt: Select[Request], department: str | None) -> Select[Request]:
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def open_clause() -> ColumnElement[bool]:
+    """``status IN`` the open statuses, as literals in the order of the partial indexes'
+    condition (``models.entities.OPEN_STATUS_SQL``): SQLite uses a partial index only for a
+    query that repeats its condition; bound parameters in another order would not do."""
+    return Request.status.in_([literal_column(f"'{s.value}'") for s in sorted(OPEN_STATUSES)])
+
+
+def _scoped(stmt: S, department: str | None) -> S:
     return stmt if department is None else stmt.where(Request.department == department)
 
 
@@ -35,9 +50,17 @@ async def queue(
     statuses: frozenset[Status] | None = None,
     limit: int = 20,
 ) -> tuple[list[Request], int]:
+    """The oldest ``limit`` requests in ``statuses`` (default: the open ones) and how many there
+    are in all. The open ones are read off the partial indexes of migration 0005, which SQLite
+    uses only when the query repeats their condition: ``open_clause()``."""
     statuses = statuses or OPEN_STATUSES
-    stmt = _scoped(select(Request).where(Request.status.in_(statuses)), department)
-    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    condition = open_clause() if statuses == OPEN_STATUSES else Request.status.in_(statuses)
+    stmt = _scoped(select(Request).where(condition), department)
+    total = (
+        await session.execute(_scoped(select(func.count(Request.id)).where(condition), department))
+    ).scalar_one()
+    if not total:
+        return [], 0
     rows = (
         await session.execute(stmt.order_by(Request.created_at, Request.id).limit(limit))
     ).scalars()
@@ -47,18 +70,49 @@ async def queue(
 async def search(
     session: AsyncSession, text: str, department: str | None, *, phone: str | None, limit: int = 20
 ) -> list[Request]:
-    """By number or by phone when the text is one (both indexed); otherwise by address text.
-    An address search has to read the table, so it is only done when nothing else fits."""
-    if NUMBER_RE.match(text.strip()):
-        condition: ColumnElement[bool] = Request.number == text.strip()
+    """By number or by phone when the text is one (both indexed); otherwise by address text:
+    a substring in any letter case (Cyrillic too). Newest first.
+
+    The address text on SQLite, 3 characters or more: the FTS5 trigram table of migration 0005
+    (``requests_fts``, rowid = request id) finds the text as one phrase, i.e. as a substring;
+    its tokenizer folds the case of every alphabet (SQLite's LIKE folds ASCII only). It is read
+    in descending rowid with the limit, so it stops at the ``limit`` newest matches instead of
+    collecting and sorting all of them (a street name matches thousands): the newest are the
+    last filed (highest id), then shown by filing time as elsewhere. Shorter text (``/find``
+    asks for 3 characters, so only other callers): a scan with LIKE on the text as typed,
+    lower-cased, upper-cased and capitalised, which covers how addresses are written but not
+    mixed case inside a word. PostgreSQL: ILIKE, which folds Unicode case and uses the pg_trgm
+    GIN index of migration 0005 (or reads the table where the extension could not be made).
+    """
+    stripped = text.strip()
+    if NUMBER_RE.match(stripped):
+        condition: ColumnElement[bool] = Request.number == stripped
     elif phone:
         condition = Request.phone == phone
+    elif session.get_bind().dialect.name != "sqlite":
+        condition = Request.address.ilike(_like_pattern(text), escape="\\")
+    elif len(text) >= TRIGRAM_MIN:
+        fts = table("requests_fts", column("rowid"))
+        phrase = '"' + text.replace('"', '""') + '"'
+        newest = _scoped(
+            select(Request.id)
+            .join_from(fts, Request, Request.id == fts.c.rowid)
+            .where(literal_column("requests_fts").op("MATCH")(phrase))
+            .order_by(fts.c.rowid.desc())
+            .limit(limit),
+            department,
+        )
+        condition = Request.id.in_(newest.scalar_subquery())
     else:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        condition = Request.address.ilike(pattern, escape="\\")
+        forms = dict.fromkeys((text, text.lower(), text.upper(), text.capitalize()))
+        condition = or_(*(Request.address.like(_like_pattern(f), escape="\\") for f in forms))
     stmt = _scoped(select(Request).where(condition), department)
     rows = await session.execute(stmt.order_by(Request.created_at.desc()).limit(limit))
     return list(rows.scalars())
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 async def stats(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -38,6 +39,10 @@ class Status(enum.StrEnum):
 OPEN_STATUSES: frozenset[Status] = frozenset(
     {Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.NEEDS_INFO, Status.REOPENED}
 )
+
+# The condition of the partial indexes over the open requests (migration 0005), sorted;
+# models.desk_queries.open_clause() repeats it in queries so that SQLite uses them.
+OPEN_STATUS_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES)) + ")"
 
 
 class EventKind(enum.StrEnum):
@@ -127,6 +132,31 @@ class Request(Base):
         Index("ix_requests_created", "created_at"),
         Index("ix_requests_resolved", "resolved_at"),
         Index("ix_requests_phone", "phone"),
+        # Migration 0005: the open requests only, oldest first (the queues and their counts);
+        # /find by address on PostgreSQL (pg_trgm; on SQLite the FTS5 table requests_fts,
+        # which is not on this metadata). The migration skips the trigram index where the
+        # extension may not be created.
+        Index(
+            "ix_requests_open_created",
+            "created_at",
+            "id",
+            sqlite_where=text(OPEN_STATUS_SQL),
+            postgresql_where=text(OPEN_STATUS_SQL),
+        ),
+        Index(
+            "ix_requests_open_dept_created",
+            "department",
+            "created_at",
+            "id",
+            sqlite_where=text(OPEN_STATUS_SQL),
+            postgresql_where=text(OPEN_STATUS_SQL),
+        ),
+        Index(
+            "ix_requests_address_trgm",
+            "address",
+            postgresql_using="gin",
+            postgresql_ops={"address": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
