@@ -22,22 +22,31 @@ async def export(url: str, start: str, end: str) -> dict[str, Any]:
     from handlers.staff import StaffDesk, Turn, cmd_export
     from handlers.types import Incoming, Kind
     from models.base import utcnow
-    from models.db import create_engine, session_factory
+    from models.db import (
+        create_engine,
+        create_read_engine,
+        dispose_read_engine,
+        read_session_factory,
+        session_factory,
+    )
     from models.staff import Role, StaffMember
 
     settings = load_settings(ROOT / "bot.toml")
     engine = create_engine(url)
     sessions = session_factory(engine)
-    desk = StaffDesk(sessions, settings, translator())
+    reader = create_read_engine(engine)
+    reads = read_session_factory(reader)
+    desk = StaffDesk(sessions, settings, translator(), read_sessions=reads)
     admin = StaffMember(telegram_id=1, role=Role.ADMIN, department=None)
     ev = Incoming(channel="telegram", user_id="1", kind=Kind.COMMAND, command="export")
     before = rss_mb()
     began = time.monotonic()
     try:
-        async with sessions() as session, session.begin():
-            turn = Turn(session=session, staff=admin, ev=ev, now=utcnow())
+        async with reads() as session:  # as the bot runs /export: on the read path
+            turn = Turn(session=session, staff=admin, ev=ev, now=utcnow(), read_only=True)
             await cmd_export(desk, turn, [start, end])
     finally:
+        await dispose_read_engine(reader, engine)
         await engine.dispose()
     seconds = time.monotonic() - began
     doc = turn.replies[-1].document

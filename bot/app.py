@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -11,7 +11,15 @@ from bot.config import Env, Settings, load_settings
 from bot.delivery import Delivery, Sender
 from handlers.conversation import Conversation
 from handlers.staff import StaffDesk
-from models.db import create_engine, normalise_url, session_factory, sqlite_url
+from models.db import (
+    create_engine,
+    create_read_engine,
+    dispose_read_engine,
+    normalise_url,
+    read_session_factory,
+    session_factory,
+    sqlite_url,
+)
 from models.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -34,6 +42,9 @@ class App:
     sessions: async_sessionmaker[AsyncSession]
     conversation: Conversation
     desk: StaffDesk
+    # Read-only work (staff queues, statistics, exports): on SQLite a pool of its own on the
+    # same file, so it never holds the one connection residents' updates are written through.
+    read_engine: AsyncEngine | None = field(default=None, kw_only=True)
 
     def delivery(self, senders: dict[str, Sender]) -> Delivery:
         delivery = Delivery(self.sessions, self.settings, self.conversation.tr, senders)
@@ -41,6 +52,8 @@ class App:
         return delivery
 
     async def close(self) -> None:
+        if self.read_engine is not None:
+            await dispose_read_engine(self.read_engine, self.engine)
         await self.engine.dispose()
 
 
@@ -51,6 +64,11 @@ async def build_app(env: Env | None = None, *, migrate: bool = True) -> App:
     if migrate:
         await upgrade(engine)
     sessions = session_factory(engine)
+    read_engine = create_read_engine(engine)
     conversation = Conversation(sessions, settings)
-    desk = StaffDesk(sessions, settings, conversation.tr)
-    return App(env, settings, engine, sessions, conversation, desk)
+    desk = StaffDesk(
+        sessions, settings, conversation.tr, read_sessions=read_session_factory(read_engine)
+    )
+    if migrate:
+        await desk.load_staff()
+    return App(env, settings, engine, sessions, conversation, desk, read_engine=read_engine)

@@ -8,10 +8,13 @@ reveals that staff commands exist.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import logging
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -37,7 +40,15 @@ from models.digest_queries import median, resolve_durations, within_deadline
 from models.entities import Actor, Request, Status
 from models.lifecycle import IllegalTransition, change_status, reassign, staff_reply
 from models.requests import parse_number
-from models.staff import Role, StaffMember, find_staff, list_staff, put_staff, remove_staff
+from models.staff import (
+    Role,
+    StaffMember,
+    find_staff,
+    list_staff,
+    put_staff,
+    remove_staff,
+    staff_ids,
+)
 from models.staff_prompts import drop_prompt, open_prompt, take_prompt
 
 log = logging.getLogger(__name__)
@@ -57,6 +68,9 @@ PERIODS = {"today": 1, "week": 7, "month": 30}
 # Commands residents have too: from someone who is not staff they are simply the resident's.
 SHARED_COMMANDS = frozenset({"help"})
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.CANCELLED, Status.RESOLVED})
+# How long the in-memory list of staff ids is trusted before it is read again, so that staff
+# added or removed by another process are seen (see StaffIds).
+STAFF_IDS_TTL = 30.0
 
 
 @dataclass
@@ -67,6 +81,8 @@ class Turn:
     staff: StaffMember
     ev: Incoming
     now: datetime
+    # A read-only turn runs on the read sessions (no row locks, no writes, no outbox kick).
+    read_only: bool = False
     replies: list[Reply] = field(default_factory=list)
     # Telegram ids whose staff rights changed, announced once the transaction is committed.
     staff_changed: dict[int, bool] = field(default_factory=dict)
@@ -83,17 +99,78 @@ class Turn:
     def actor_id(self) -> str:
         return str(self.staff.telegram_id)
 
+    async def end_read(self) -> None:
+        """End a read-only turn's transaction (its connection goes back to the pool), for a
+        command that goes on reading in short transactions of its own (/export)."""
+        assert self.read_only
+        await self.session.commit()
+
 
 Command = Callable[["StaffDesk", Turn, list[str]], Awaitable[None]]
+# Whether a command only reads: True/False, or decided by its arguments (/staff list).
+ReadOnly = bool | Callable[[list[str]], bool]
 COMMANDS: dict[str, Command] = {}
+READ_ONLY: dict[str, ReadOnly] = {}
 
 
-def command(name: str) -> Callable[[Command], Command]:
+def command(name: str, *, read_only: ReadOnly = False) -> Callable[[Command], Command]:
+    """Register a staff command. ``read_only`` ones run on the read sessions: they must not
+    write (on SQLite the connection is query_only, on PostgreSQL the transaction READ ONLY)."""
+
     def register(fn: Command) -> Command:
         COMMANDS[name] = fn
+        READ_ONLY[name] = read_only
         return fn
 
     return register
+
+
+def is_read_only(name: str, args: list[str]) -> bool:
+    flag = READ_ONLY.get(name, False)
+    return flag(args) if callable(flag) else flag
+
+
+class StaffIds:
+    """The Telegram ids of staff, in memory, so that a resident's message (the desk sees every
+    one first) costs no database work. Only a pre-filter: a desk command or button, and any
+    event from an id in here, is still checked against the database. Changes made by this
+    process are applied at once (``mark``); the whole list is read again after ``ttl``
+    seconds, so another process's changes show within that."""
+
+    def __init__(self, ttl: float = STAFF_IDS_TTL) -> None:
+        self.ttl = ttl
+        self.ids: set[int] = set()
+        self.loaded_at: float | None = None
+        self._lock = asyncio.Lock()
+        self._marked: dict[int, bool] | None = None  # marks made while a load runs
+
+    def stale(self) -> bool:
+        return self.loaded_at is None or time.monotonic() - self.loaded_at >= self.ttl
+
+    def mark(self, telegram_id: int, is_staff: bool) -> None:
+        if self._marked is not None:
+            self._marked[telegram_id] = is_staff
+        if is_staff:
+            self.ids.add(telegram_id)
+        else:
+            self.ids.discard(telegram_id)
+
+    async def refresh(self, load: Callable[[], Awaitable[set[int]]]) -> None:
+        async with self._lock:
+            if not self.stale():
+                return  # another event refreshed it while this one waited
+            self._marked = {}
+            try:
+                ids = await load()
+            finally:
+                marked, self._marked = self._marked, None
+            # What was learnt while the list was being read is at least as new as the list.
+            for telegram_id, is_staff in marked.items():
+                if is_staff:
+                    ids.add(telegram_id)
+                else:
+                    ids.discard(telegram_id)
+            self.ids, self.loaded_at = ids, time.monotonic()
 
 
 class StaffDesk:
@@ -106,8 +183,15 @@ class StaffDesk:
         clock: Callable[[], datetime] = utcnow,
         on_commit: Callable[[], None] = lambda: None,
         on_staff_change: Callable[[int, bool], Awaitable[None]] | None = None,
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
+        staff_ttl: float = STAFF_IDS_TTL,
     ) -> None:
         self.sessions = sessions
+        # Read-only commands run here (models.db.read_session_factory): on SQLite a separate
+        # pool on the same file, so a long /export or /stats never holds the connection every
+        # resident's update is written through. Without it, the writer's sessions.
+        self.read_sessions = read_sessions or sessions
+        self.staff_ids = StaffIds(staff_ttl)
         self.settings = settings
         self.tr = tr
         self.clock = clock
@@ -127,23 +211,71 @@ class StaffDesk:
             return None
         if not ev.user_id.lstrip("-").isdigit():
             return None
+        user = int(ev.user_id)
+        # Text, a photo or another command matters here only as the answer to a staff
+        # member's prompt (or /cancel of it): from anyone else it is a resident's, and is
+        # passed on without asking the database.
+        if not wants_desk and not await self.may_be_staff(user):
+            return None
+        if ev.kind is Kind.COMMAND and wants_desk and is_read_only(ev.command, ev.text.split()):
+            return await self._handle_read(ev, user)
         async with self.sessions() as session, session.begin():
-            staff = await find_staff(session, int(ev.user_id), self.settings.staff.admins)
+            staff = await self._member(session, ev, user, wants_desk)
             if staff is None:
-                if wants_desk and ev.command not in SHARED_COMMANDS:
-                    log.warning(
-                        "denied: %s is not staff (%s%s)", ev.user_id, ev.command, ev.payload
-                    )
                 return [] if ev.kind is Kind.BUTTON and wants_desk else None
             turn = Turn(session, staff, ev, self.clock())
             handled = await self._dispatch(turn)
         if not handled:
             return None
         self.on_commit()
-        if self.on_staff_change is not None:
-            for telegram_id, is_staff in turn.staff_changed.items():
+        for telegram_id, is_staff in turn.staff_changed.items():
+            self.staff_ids.mark(telegram_id, is_staff)
+            if self.on_staff_change is not None:
                 await self.on_staff_change(telegram_id, is_staff)
         return turn.replies
+
+    async def _handle_read(self, ev: Incoming, user: int) -> list[Reply] | None:
+        """A read-only command: on the read sessions, never locking a row, and with nothing
+        queued for delivery, so the outbox worker is not woken."""
+        async with self.read_sessions() as session:
+            staff = await self._member(session, ev, user, True)
+            if staff is None:
+                return None
+            turn = Turn(session, staff, ev, self.clock(), read_only=True)
+            await COMMANDS[ev.command](self, turn, ev.text.split())
+        return turn.replies
+
+    async def _member(
+        self, session: AsyncSession, ev: Incoming, user: int, wants_desk: bool
+    ) -> StaffMember | None:
+        """The authoritative check: is the sender staff right now (database, bootstrap admins)."""
+        staff = await find_staff(session, user, self.settings.staff.admins)
+        self.staff_ids.mark(user, staff is not None)
+        if staff is None and wants_desk and ev.command not in SHARED_COMMANDS:
+            log.warning("denied: %s is not staff (%s%s)", ev.user_id, ev.command, ev.payload)
+        return staff
+
+    async def may_be_staff(self, telegram_id: int) -> bool:
+        """False when ``telegram_id`` is certainly no staff member, as far as this process
+        knows (see StaffIds); no database access unless the list is due to be read again."""
+        if telegram_id in self.settings.staff.admins:
+            return True
+        if self.staff_ids.stale():
+            try:
+                await self.staff_ids.refresh(self._load_staff_ids)
+            except Exception:
+                log.exception("could not read the staff list; asking the database instead")
+                return True
+        return telegram_id in self.staff_ids.ids
+
+    async def load_staff(self) -> None:
+        """Read the staff list now (at start), rather than at the first event."""
+        self.staff_ids.loaded_at = None
+        await self.staff_ids.refresh(self._load_staff_ids)
+
+    async def _load_staff_ids(self) -> set[int]:
+        async with self.read_sessions() as session:
+            return await staff_ids(session)
 
     async def _dispatch(self, turn: Turn) -> bool:
         ev = turn.ev
@@ -182,12 +314,14 @@ class StaffDesk:
         self, turn: Turn, *, number: str = "", request_id: int | None = None
     ) -> Request | None:
         """The request if this staff member may see it; otherwise "not found", and a log line.
-        It is locked for the turn: two staff pressing Accept at once must not both accept."""
+        It is locked for the turn (unless the turn only reads): two staff pressing Accept at
+        once must not both accept."""
         req: Request | None = None
+        lock = not turn.read_only
         if request_id is not None:
-            req = await turn.session.get(Request, request_id, with_for_update=True)
+            req = await turn.session.get(Request, request_id, with_for_update=lock)
         elif parse_number(number):
-            req = await by_number(turn.session, number.strip(), None, for_update=True)
+            req = await by_number(turn.session, number.strip(), None, for_update=lock)
         if req is not None and not turn.staff.can_see(req):
             log.warning(
                 "denied: staff %s (%s) asked for %s of %s",
@@ -331,7 +465,7 @@ class StaffDesk:
 # --- commands ---------------------------------------------------------------------------------
 
 
-@command("help")
+@command("help", read_only=True)
 async def cmd_help(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     lines = [desk.t("staff.help")]
     lines += [desk.t("staff.usage." + name) for name in COMMANDS if name not in ("help", "staff")]
@@ -340,7 +474,7 @@ async def cmd_help(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     desk.say(turn, "\n".join(lines))
 
 
-@command("queue")
+@command("queue", read_only=True)
 async def cmd_queue(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     department, statuses = turn.scope, None
     for arg in args:
@@ -363,7 +497,7 @@ async def cmd_queue(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     desk.say(turn, text + "\n" + "\n".join(desk.line(r) for r in rows))
 
 
-@command("show")
+@command("show", read_only=True)
 async def cmd_show(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     if len(args) != 1 or parse_number(args[0]) is None:
         desk.usage(turn, "show")
@@ -414,7 +548,7 @@ for _name in ("reply", "needinfo", "resolve", "reject"):
     command(_name)(_text_command(_name))
 
 
-@command("find")
+@command("find", read_only=True)
 async def cmd_find(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     text = " ".join(args).strip()
     if len(text) < 3:
@@ -430,7 +564,7 @@ async def cmd_find(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     desk.say(turn, "\n".join(desk.line(r) for r in rows))
 
 
-@command("stats")
+@command("stats", read_only=True)
 async def cmd_stats(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     period = args[0] if args else "today"
     if period not in PERIODS or len(args) > 1:
@@ -516,7 +650,12 @@ EXPORT_COLUMNS = (
 )
 
 
-@command("export")
+def _inside(session: AsyncSession) -> Callable[[], AbstractAsyncContextManager[AsyncSession]]:
+    """Sessions for export_rows that are all ``session``, left open: its owner closes it."""
+    return lambda: nullcontext(session)
+
+
+@command("export", read_only=True)
 async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     today = as_utc(turn.now).astimezone(ZoneInfo(desk.settings.city.timezone)).date()
     days = [_parse_day(a) for a in args]
@@ -534,6 +673,15 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     def when(value: datetime | None) -> str:
         return local_time(desk.settings, value) if value else ""
 
+    scope = turn.scope
+    pages: Callable[[], AbstractAsyncContextManager[AsyncSession]]
+    if turn.read_only:
+        # Read page by page in short transactions of their own, not in the turn's.
+        await turn.end_read()
+        pages = desk.read_sessions
+    else:
+        # Run inside a caller's transaction (bench/export_worker.py): read within it.
+        pages = _inside(turn.session)
     count = 0
     # UTF-8 with a BOM, so spreadsheet programs show Cyrillic correctly.
     with tempfile.NamedTemporaryFile(
@@ -541,7 +689,7 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     ) as f:
         writer = csv.writer(f)
         writer.writerow(EXPORT_COLUMNS)
-        async for r in export_rows(turn.session, since, until, turn.scope):
+        async for r in export_rows(pages, since, until, scope):
             count += 1
             writer.writerow(
                 (
@@ -571,7 +719,12 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     )
 
 
-@command("staff")
+def _staff_reads(args: list[str]) -> bool:
+    """/staff list (and a usage line) only reads; add and remove write."""
+    return args[:1] not in (["add"], ["remove"])
+
+
+@command("staff", read_only=_staff_reads)
 async def cmd_staff(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     if turn.staff.role is not Role.ADMIN:
         log.warning("denied: %s (%s) used /staff", turn.actor_id, turn.staff.role)

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 _RELATIVE = re.compile(r"^\+(\d{1,3})([hd])$")
 
 
-@command("overdue")
+@command("overdue", read_only=True)
 async def cmd_overdue(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     department = turn.scope
     if args:

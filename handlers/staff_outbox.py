@@ -14,7 +14,7 @@ from models.staff import Role
 log = logging.getLogger(__name__)
 
 
-@command("outbox")
+@command("outbox", read_only=True)
 async def cmd_outbox(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     if turn.staff.role is Role.DEPARTMENT:
         log.warning("denied: %s (%s) used /outbox", turn.actor_id, turn.staff.role)

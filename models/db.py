@@ -72,3 +72,58 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+READ_POOL_SIZE = 3
+
+
+def _setup_sqlite_reader(engine: AsyncEngine) -> None:
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        # The writer's connection set WAL on the file (it is persistent). A reader only
+        # reads: query_only makes any write an error instead of a silent lock.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        for pragma in ("busy_timeout=5000", "foreign_keys=ON", "query_only=ON"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @event.listens_for(sync, "begin")
+    def _begin(conn: Any) -> None:
+        # A deferred BEGIN takes a read snapshot at its first SELECT and, under WAL, never
+        # waits for the writer nor makes it wait.
+        conn.exec_driver_sql("BEGIN")
+
+
+def create_read_engine(engine: AsyncEngine, *, pool_size: int = READ_POOL_SIZE) -> AsyncEngine:
+    """The engine for read-only work (staff queues, statistics, exports) beside ``engine``.
+
+    SQLite file: a second engine on the same file with a few connections of its own, so a
+    long read never holds the writer's one connection. PostgreSQL: the same pool, with every
+    transaction READ ONLY. SQLite in memory (one private database per connection): ``engine``
+    itself. Dispose it with :func:`dispose_read_engine`."""
+    u = engine.url
+    if u.get_backend_name() == "sqlite":
+        if not u.database or u.database == ":memory:":
+            return engine
+        reader = create_async_engine(
+            u, pool_size=pool_size, max_overflow=0, pool_timeout=60, echo=engine.echo
+        )
+        _setup_sqlite_reader(reader)
+        return reader
+    if u.get_backend_name() == "postgresql":
+        return engine.execution_options(postgresql_readonly=True)
+    return engine
+
+
+async def dispose_read_engine(reader: AsyncEngine, engine: AsyncEngine) -> None:
+    """Close the reader's own connections, if it has any (PostgreSQL's shares the pool)."""
+    if reader.sync_engine.pool is not engine.sync_engine.pool:
+        await reader.dispose()
+
+
+def read_session_factory(reader: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for read-only commands: open one, read, let it close (no ``begin()``)."""
+    return async_sessionmaker(reader, expire_on_commit=False, autoflush=False)

@@ -85,3 +85,8 @@ async def list_staff(session: AsyncSession) -> list[StaffMember]:
             )
         ).scalars()
     )
+
+
+async def staff_ids(session: AsyncSession) -> set[int]:
+    """The Telegram ids of everyone stored as staff (bootstrap admins are in the settings)."""
+    return set((await session.execute(select(StaffMember.telegram_id))).scalars())
