@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from models.sqlite_driver import BUSY_TIMEOUT_MS, FastConnection
+from models.sqlite_driver import connector as sqlite_connector
+
 
 def sqlite_url(path: str | Path) -> str:
     return f"sqlite+aiosqlite:///{Path(path)}"
@@ -40,7 +43,7 @@ def _setup_sqlite(engine: AsyncEngine) -> None:
         cur = dbapi_conn.cursor()
         for pragma in (
             "journal_mode=WAL",
-            "busy_timeout=5000",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
             "synchronous=NORMAL",
             "foreign_keys=ON",
         ):
@@ -49,7 +52,11 @@ def _setup_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        driver = conn.connection.driver_connection
+        if isinstance(driver, FastConnection):
+            driver.defer_begin("BEGIN IMMEDIATE")  # sent with the first statement, one hop
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
@@ -63,7 +70,18 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # naps), which under load stretched a step to seconds. One connection, handed out in
         # turn by an asyncio-aware pool, queues transactions without sleeping.
         in_memory = not u.database or u.database == ":memory:"
-        pool = {} if in_memory else {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+        pool: dict[str, Any] = (
+            {} if in_memory else {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60}
+        )
+        if not in_memory:
+            database = str(u.database)
+
+            async def fast() -> FastConnection:
+                conn = sqlite_connector(database)
+                await conn
+                return conn
+
+            pool["async_creator"] = fast
         engine = create_async_engine(url, echo=echo, **pool)
         _setup_sqlite(engine)
         return engine
