@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from bench.common import (
     SECRET,
+    TOKEN,
     WEBHOOK_PATH,
     Child,
     CpuMeter,
@@ -117,8 +118,7 @@ class Transport:
     async def __aenter__(self) -> Transport:
         if self.mode == "webhook":
             # Telegram opens at most 40 connections by default (setWebhook max_connections);
-            # the bot answers at once (aiogram handles the update in the background), so the
-            # pool size barely matters. 100 keeps connection setup out of the figures.
+            # 100 keeps connection setup out of the figures.
             self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
         return self
 
@@ -139,10 +139,12 @@ class Transport:
                 "X-Telegram-Bot-Api-Secret-Token": SECRET,
             },
         ) as resp:
-            await resp.read()
-            if resp.status != 200:
+            # As Telegram does: a method in the answer (citybot's button spinner, a step's
+            # last message) is carried out by the server.
+            answer = await self.srv.process_webhook_answer(resp, TOKEN)
+            if answer.status != 200:
                 self.errors += 1
-                raise RuntimeError(f"webhook answered {resp.status}")
+                raise RuntimeError(f"webhook answered {answer.status}")
 
 
 # ---- residents ----------------------------------------------------------------------------------

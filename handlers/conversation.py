@@ -24,7 +24,9 @@ from handlers.flow import STEPS, goto, reask
 from handlers.i18n import LANGUAGES, Translator, translator
 from handlers.types import Incoming, Keyboard, Kind, Reply
 from models.base import utcnow
+from models.outbox import enqueued
 from models.residents import resident_with_state, save_state
+from models.sqlite_driver import inline_statements
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +42,21 @@ class FloodGuard:
     def __init__(self, limit: int = 20, window: float = 10.0) -> None:
         self.limit, self.window = limit, window
         self._events: dict[tuple[str, str], deque[float]] = {}
+        self._swept = time.monotonic()
 
     def check(self, key: tuple[str, str]) -> str:
         """'ok', 'warn' (first event over the limit) or 'drop'."""
         now = time.monotonic()
-        q = self._events.setdefault(key, deque())
+        q = self._events.get(key)
+        if q is None:
+            q = self._events[key] = deque()
         while q and now - q[0] > self.window:
             q.popleft()
         q.append(now)
-        if len(self._events) > 10_000:  # forget people who went quiet
+        # Forget people who went quiet, once a window at most: sweeping on every event while
+        # thousands write at once would cost more than the events.
+        if len(self._events) > 10_000 and now - self._swept > self.window:
+            self._swept = now
             for k in [k for k, v in self._events.items() if now - v[-1] > self.window]:
                 del self._events[k]
         if len(q) <= self.limit:
@@ -65,8 +73,11 @@ class Conversation:
         tr: Translator | None = None,
         clock: Callable[[], datetime] = utcnow,
         flood: FloodGuard | None = None,
+        on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         self.sessions = sessions
+        # Called after a transaction that queued notifications (wakes the delivery worker).
+        self.on_commit = on_commit
         self.settings = settings
         self.tr = tr or translator()
         self.clock = clock
@@ -99,13 +110,18 @@ class Conversation:
             return [Reply(self.tr.t(lang, "hint.flood"), lang=lang)]
         async with self._lock(key):
             try:
-                return await self._handle(ev, event_id)
+                async with self.sessions() as session:
+                    with inline_statements():
+                        replies = await self._handle(session, ev, event_id)
+                    if enqueued(session):
+                        self.on_commit()
+                    return replies
             except Exception:
                 log.exception("failed to handle %s from %s:%s", ev.kind, ev.channel, ev.user_id)
                 return [Reply(self.tr.t(self.settings.default_language, "error.internal"))]
 
-    async def _handle(self, ev: Incoming, event_id: str) -> list[Reply]:
-        async with self.sessions() as session, session.begin():
+    async def _handle(self, session: AsyncSession, ev: Incoming, event_id: str) -> list[Reply]:
+        async with session.begin():
             resident, state = await resident_with_state(session, ev.channel, ev.user_id, ev.name)
             # The ids of the person's last events live with their state: a messenger's
             # re-delivery is recognised without another query.

@@ -20,6 +20,7 @@ from handlers.validation import (
     validate_address,
     validate_description,
 )
+from models.entities import Request
 from models.lifecycle import card_refresh
 from models.requests import NewRequest, submit_request
 
@@ -420,6 +421,11 @@ async def submit(ctx: Context) -> None:
         await resume(ctx)
         return
     department = ctx.settings.route(d["category"], d.get("subcategory"))
+
+    def prepare(req: Request) -> None:
+        req.priority = ctx.settings.priority_for(req.category, req.subcategory)
+        policy(ctx.settings).start(req, ctx.now)
+
     req = await submit_request(
         ctx.session,
         ctx.resident,
@@ -435,9 +441,8 @@ async def submit(ctx: Context) -> None:
             phone=d.get("phone"),
         ),
         now=ctx.now,
+        prepare=prepare,
     )
-    req.priority = ctx.settings.priority_for(req.category, req.subcategory)
-    policy(ctx.settings).start(req, ctx.now)
     card_refresh(ctx.session, req, desk_chats(ctx.settings, department), now=ctx.now)
     dept = ctx.settings.department(department)
     ctx.data["draft"] = {}

@@ -61,6 +61,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+ENQUEUED = "outbox_enqueued"
+
+
 def enqueue(
     session: AsyncSession,
     channel: str,
@@ -84,7 +87,14 @@ def enqueue(
         not_before=now,
     )
     session.add(msg)
+    session.info[ENQUEUED] = True
     return msg
+
+
+def enqueued(session: AsyncSession) -> bool:
+    """Whether this session's transaction put anything into the outbox (the delivery worker
+    needs waking only then)."""
+    return bool(session.info.get(ENQUEUED))
 
 
 async def claim_due(

@@ -6,10 +6,11 @@ Callers own the transaction; these functions never commit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,20 +43,16 @@ def parse_number(text: str) -> tuple[int, int] | None:
 
 
 async def next_number(session: AsyncSession, year: int) -> str:
-    """The next number of the year; atomic, so concurrent submissions never share one."""
-    name = f"requests:{year}"
+    """The next number of the year; atomic (one upsert), so concurrent submissions never
+    share one."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(Counter).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"])
+    stmt = (
+        insert(Counter)
+        .values(name=f"requests:{year}", value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
     )
-    seq = (
-        await session.execute(
-            update(Counter)
-            .where(Counter.name == name)
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
-        )
-    ).scalar_one()
+    seq = (await session.execute(stmt)).scalar_one()
     return format_number(year, seq)
 
 
@@ -73,8 +70,15 @@ class NewRequest:
 
 
 async def submit_request(
-    session: AsyncSession, resident: Resident, new: NewRequest, *, now: datetime | None = None
+    session: AsyncSession,
+    resident: Resident,
+    new: NewRequest,
+    *,
+    now: datetime | None = None,
+    prepare: Callable[[Request], None] | None = None,
 ) -> Request:
+    """Store a resident's request with its first history event. ``prepare`` completes the row
+    (priority, deadline) before it is written, so it is written once."""
     now = now or utcnow()
     req = Request(
         number=await next_number(session, now.year),
@@ -103,6 +107,8 @@ async def submit_request(
             at=now,
         )
     ]
+    if prepare is not None:
+        prepare(req)
     session.add(req)
     if new.phone:
         resident.phone = new.phone

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+import functools
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Insert, Select, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,22 +34,60 @@ async def get_or_create_resident(
     return (await session.execute(stmt)).scalar_one()
 
 
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """A resident's dialog state as stored: read as plain columns, written back with one
+    statement (no ORM bookkeeping on the path every message takes)."""
+
+    step: str
+    data: dict[str, Any]
+    offered: list[list[str]]
+
+
 async def resident_with_state(
     session: AsyncSession, channel: str, external_id: str, name: str = ""
-) -> tuple[Resident, DialogState | None]:
+) -> tuple[Resident, SavedState | None]:
     """The resident (created on first contact) and their dialog state, in one query for the
     common case, the resident row locked for this transaction."""
-    stmt = (
-        select(Resident, DialogState)
-        .outerjoin(DialogState, DialogState.resident_id == Resident.id)
-        .where(Resident.channel == channel, Resident.external_id == external_id)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=Resident)
-    row = (await session.execute(stmt)).one_or_none()
+    dialect = session.get_bind().dialect.name
+    params = {"channel": channel, "external_id": external_id}
+    row = (await session.execute(_resident_with_state(dialect), params)).one_or_none()
     if row is not None:
-        return row[0], row[1]
+        resident, step, data, offered = row
+        state = None if step is None else SavedState(step, data or {}, offered or [])
+        return resident, state
     return await get_or_create_resident(session, channel, external_id, name), None
+
+
+# The statements of the path every message takes are built once, with bound parameters:
+# building and hashing a statement cost more CPU than running it on SQLite.
+@functools.cache
+def _resident_with_state(dialect: str) -> Select[tuple[Resident, str, Any, Any]]:
+    stmt = (
+        select(Resident, DialogState.step, DialogState.data, DialogState.offered)
+        .outerjoin(DialogState, DialogState.resident_id == Resident.id)
+        .where(
+            Resident.channel == bindparam("channel"),
+            Resident.external_id == bindparam("external_id"),
+        )
+    )
+    if dialect == "postgresql":
+        stmt = stmt.with_for_update(of=Resident)
+    return stmt
+
+
+@functools.cache
+def _state_upsert(dialect: str) -> Insert:
+    table = cast(Table, DialogState.__table__)
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    columns = ("step", "data", "offered", "updated_at")
+    stmt = insert(table).values(
+        resident_id=bindparam("resident_id"),
+        **{c: bindparam(c, type_=table.c[c].type) for c in columns},
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.resident_id], set_={c: stmt.excluded[c] for c in columns}
+    )
 
 
 async def find_resident(session: AsyncSession, channel: str, external_id: str) -> Resident | None:
@@ -67,14 +109,15 @@ async def save_state(
     data: dict[str, object],
     offered: list[list[str]],
 ) -> None:
-    state = await session.get(DialogState, resident_id)
-    if state is None:
-        session.add(DialogState(resident_id=resident_id, step=step, data=data, offered=offered))
-    else:
-        state.step = step
-        state.data = dict(data)  # a new object so the JSON column is seen as changed
-        state.offered = list(offered)
-        state.updated_at = utcnow()
+    """Store the dialog state: one upsert, whether the resident had a state or not."""
+    params = {
+        "resident_id": resident_id,
+        "step": step,
+        "data": data,
+        "offered": offered,
+        "updated_at": utcnow(),
+    }
+    await session.execute(_state_upsert(session.get_bind().dialect.name), params)
 
 
 async def forget_resident(session: AsyncSession, resident: Resident) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import html
+import inspect
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -10,6 +12,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 
+import aiogram.methods
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -23,7 +26,8 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import AnswerCallbackQuery
+from aiogram.methods import AnswerCallbackQuery, SendMessage
+from aiogram.methods.base import Response, TelegramMethod
 from aiogram.types import (
     CallbackQuery,
     ForceReply,
@@ -67,7 +71,24 @@ CALLBACK_DATA_LIMIT = 64
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
 
+# aiogram reads every Bot API answer through ``Response[<result type>]``, a generic pydantic
+# model made on demand. pydantic caches such models only weakly, so the garbage collector drops
+# them and the next call builds the model again: ~4 ms of CPU, many times a second under load
+# (seen in py-spy profiles of the bench). Holding one of each for the life of the process makes
+# every later answer a cache hit; building them all takes ~50 ms once.
+_RESPONSE_MODELS: list[type] = []
+
+
+def pin_response_models() -> None:
+    if _RESPONSE_MODELS:
+        return
+    for _, method in inspect.getmembers(aiogram.methods, inspect.isclass):
+        if issubclass(method, TelegramMethod) and method is not TelegramMethod:
+            _RESPONSE_MODELS.append(Response[method.__returning__])  # type: ignore[name-defined]
+
+
 def make_bot(token: str, api_base: str) -> Bot:
+    pin_response_models()
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
     return Bot(
         token,
@@ -83,32 +104,42 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> Iterator[str]:
     return text_split(text, limit)
 
 
+ButtonRows = tuple[tuple[tuple[str, str, ButtonKind], ...], ...]
+
+
 def render_markup(reply: Reply) -> Markup:
     if not reply.buttons:
         return ReplyKeyboardRemove() if reply.remove_input_keyboard else None
-    if reply.keyboard is Keyboard.INPUT:
+    rows = tuple(tuple((b.label, b.payload, b.kind) for b in row) for row in reply.buttons)
+    return _markup(reply.keyboard, rows)
+
+
+# The same menus and steps are shown over and over: their markup (pydantic models) is built once.
+@functools.lru_cache(maxsize=2048)
+def _markup(keyboard: Keyboard, rows: ButtonRows) -> Markup:
+    if keyboard is Keyboard.INPUT:
         return ReplyKeyboardMarkup(
             keyboard=[
                 [
                     KeyboardButton(
-                        text=b.label,
-                        request_location=b.kind is ButtonKind.REQUEST_LOCATION or None,
-                        request_contact=b.kind is ButtonKind.REQUEST_CONTACT or None,
+                        text=label,
+                        request_location=kind is ButtonKind.REQUEST_LOCATION or None,
+                        request_contact=kind is ButtonKind.REQUEST_CONTACT or None,
                     )
-                    for b in row
+                    for label, _, kind in row
                 ]
-                for row in reply.buttons
+                for row in rows
             ],
             resize_keyboard=True,
         )
-    for row in reply.buttons:
-        for b in row:
-            if len(b.payload.encode()) > CALLBACK_DATA_LIMIT:
-                raise ValueError(f"callback_data over 64 bytes: {b.payload!r}")
+    for row in rows:
+        for _, payload, _ in row:
+            if len(payload.encode()) > CALLBACK_DATA_LIMIT:
+                raise ValueError(f"callback_data over 64 bytes: {payload!r}")
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=b.label, callback_data=b.payload) for b in row]
-            for row in reply.buttons
+            [InlineKeyboardButton(text=label, callback_data=payload) for label, payload, _ in row]
+            for row in rows
         ]
     )
 
@@ -168,18 +199,29 @@ class TelegramChannel:
         conversation: Conversation,
         tr: Translator,
         desk: StaffDesk | None = None,
-        on_commit: Callable[[], None] = lambda: None,
+        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.bot = bot
         self.conversation = conversation
         self.tr = tr
         self.desk = desk
-        self.on_commit = on_commit
+        if on_commit is not None:
+            self.on_commit = on_commit
         if desk is not None:
             desk.on_staff_change = self._staff_changed
         # No aiogram FSM: the conversation keeps its own state in the database.
         self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.include_router(self._router())
+
+    @property
+    def on_commit(self) -> Callable[[], None]:
+        return self.conversation.on_commit
+
+    @on_commit.setter
+    def on_commit(self, wake: Callable[[], None]) -> None:
+        """What wakes the delivery worker; the conversation calls it after a transaction that
+        queued notifications, and only then."""
+        self.conversation.on_commit = wake
 
     async def _staff_changed(self, telegram_id: int, is_staff: bool) -> None:
         if is_staff:
@@ -193,7 +235,7 @@ class TelegramChannel:
         router.callback_query.register(self.on_callback)
         return router
 
-    async def on_message(self, message: Message, event_update: Update) -> None:
+    async def on_message(self, message: Message, event_update: Update) -> SendMessage | None:
         ev = to_incoming(message)
         private = message.chat.type == ChatType.PRIVATE
         if self.desk is not None and message.from_user is not None:
@@ -206,12 +248,11 @@ class TelegramChannel:
             answer = await self.desk.handle(staff_ev)
             if answer is not None:
                 await self.send(message.chat.id, answer, reply_to=message.message_id)
-                return
+                return None
         if not private:
-            return
+            return None
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
-        await self.send(message.chat.id, replies)
-        self.on_commit()
+        return await self.send(message.chat.id, replies, answer_last=True)
 
     async def on_callback(self, query: CallbackQuery, event_update: Update) -> AnswerCallbackQuery:
         # The answer that stops the button's spinner is returned, not sent: aiogram puts it in
@@ -242,25 +283,48 @@ class TelegramChannel:
             return spinner
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
         await self.send(chat.id, replies)
-        self.on_commit()
         return spinner
 
     async def send(
-        self, chat_id: int | str, replies: list[Reply], reply_to: int | None = None
-    ) -> None:
-        for reply in replies:
-            await self.send_one(chat_id, reply, reply_to)
+        self,
+        chat_id: int | str,
+        replies: list[Reply],
+        reply_to: int | None = None,
+        *,
+        answer_last: bool = False,
+    ) -> SendMessage | None:
+        """Send the replies in order. With ``answer_last`` the last message, when it is plain
+        text, is returned instead of sent: the handler hands it to aiogram, which puts it in
+        the webhook's HTTP response (one Bot API call fewer per step) or, when polling, sends
+        it itself."""
+        last: SendMessage | None = None
+        for i, reply in enumerate(replies):
+            last = await self.send_one(
+                chat_id, reply, reply_to, answer=answer_last and i == len(replies) - 1
+            )
+        return last
 
-    async def send_one(self, chat_id: int | str, reply: Reply, reply_to: int | None = None) -> None:
+    async def send_one(
+        self,
+        chat_id: int | str,
+        reply: Reply,
+        reply_to: int | None = None,
+        *,
+        answer: bool = False,
+    ) -> SendMessage | None:
         markup: Markup | ForceReply = render_markup(reply)
         if reply.force_reply:
             markup = ForceReply(selective=True)
+        answer = answer and reply.latitude is None and reply.document is None
         if reply.remove_input_keyboard and isinstance(markup, InlineKeyboardMarkup):
             # One message cannot both remove the phone keyboard and carry inline buttons.
             await self._send_text(chat_id, reply.text, ReplyKeyboardRemove())
-            await self.bot.send_message(
-                chat_id, self.tr.t(reply.lang, "tg.choose"), reply_markup=markup
+            choose = SendMessage(
+                chat_id=chat_id, text=self.tr.t(reply.lang, "tg.choose"), reply_markup=markup
             )
+            if answer:
+                return choose
+            await self.bot(choose)
         elif reply.document is not None:
             doc = reply.document
             try:
@@ -273,9 +337,10 @@ class TelegramChannel:
                 with suppress(FileNotFoundError):
                     os.remove(doc.path)
         else:
-            await self._send_text(chat_id, reply.text, markup, reply_to)
+            return await self._send_text(chat_id, reply.text, markup, reply_to, answer=answer)
         if reply.latitude is not None and reply.longitude is not None:
             await self.bot.send_location(chat_id, reply.latitude, reply.longitude)
+        return None
 
     async def _send_text(
         self,
@@ -283,13 +348,15 @@ class TelegramChannel:
         text: str,
         markup: Markup | ForceReply,
         reply_to: int | None = None,
-    ) -> None:
+        *,
+        answer: bool = False,
+    ) -> SendMessage | None:
         parts = list(split_text(text))
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
-            await self.bot.send_message(
-                chat_id,
-                part,
+            method = SendMessage(
+                chat_id=chat_id,
+                text=part,
                 reply_markup=markup if last else None,
                 reply_parameters=ReplyParameters(
                     message_id=reply_to, allow_sending_without_reply=True
@@ -297,6 +364,10 @@ class TelegramChannel:
                 if reply_to and i == 0 and isinstance(markup, ForceReply)
                 else None,
             )
+            if last and answer:
+                return method
+            await self.bot(method)
+        return None
 
 
 class TelegramSender:

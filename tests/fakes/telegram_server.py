@@ -1182,8 +1182,15 @@ class FakeTelegramServer:
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as resp:
-            raw, parts = await self._read_webhook_answer(resp)
-            status = resp.status
+            return await self.process_webhook_answer(resp, token)
+
+    async def process_webhook_answer(
+        self, resp: aiohttp.ClientResponse, token: str
+    ) -> WebhookDelivery:
+        """What Telegram does with a bot's answer to a webhook POST: a method call in it is
+        carried out like a regular request (its result is not reported to the bot)."""
+        raw, parts = await self._read_webhook_answer(resp)
+        status = resp.status
         if status != 200 or not isinstance(raw, dict) or "method" not in raw:
             return WebhookDelivery(status, raw, None)
         method = str(raw["method"])
