@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import delivery
 from bot.config import DeliverySettings
 from bot.delivery import Pace
 
@@ -34,12 +33,12 @@ def run_paced(n: int, lateness: list[float], pauses: dict[int, float]) -> list[f
             sent.append(now[0])
         return sent
 
-    original = delivery.asyncio.sleep
-    delivery.asyncio.sleep = fake_sleep  # type: ignore[assignment]
+    original = asyncio.sleep
+    asyncio.sleep = fake_sleep  # type: ignore[assignment]
     try:
         return asyncio.run(main())
     finally:
-        delivery.asyncio.sleep = original  # type: ignore[assignment]
+        asyncio.sleep = original
 
 
 def most_in_a_second(times: list[float]) -> int:
