@@ -58,7 +58,7 @@ DESCRIPTION = "Не працює ліфт у під'їзді третій ден
 # removes the phone keyboard in one message and shows the summary's buttons in another
 # (Reply.remove_input_keyboard → TelegramChannel.send_one); the confirmation answers with the
 # number, then the menu. Checked against the running bot by :func:`calibrate`.
-DEFAULT_EXPECT = (1, 3, 1, 1, 1, 1, 1, 2, 2)
+DEFAULT_EXPECT = (1, 1, 1, 1, 1, 1, 1, 2, 1)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,30 @@ def _markup(keyboard: Keyboard, rows: ButtonRows) -> Markup:
     )
 
 
+def coalesce(replies: list[Reply]) -> list[Reply]:
+    """A step's short texts without buttons joined to the message that follows them: one chat
+    message instead of several (fewer notifications for the resident, fewer Bot API calls)."""
+    out: list[Reply] = []
+    for reply in replies:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and not (prev.buttons or prev.photos or prev.document or prev.force_reply)
+            and prev.latitude is None
+            and reply.document is None
+            and not reply.photos
+            and len(prev.text) + 2 + len(reply.text) <= TEXT_LIMIT
+        ):
+            out[-1] = replace(
+                reply,
+                text=f"{prev.text}\n\n{reply.text}",
+                remove_input_keyboard=prev.remove_input_keyboard or reply.remove_input_keyboard,
+            )
+        else:
+            out.append(reply)
+    return out
+
+
 def to_incoming(message: Message) -> Incoming:
     user = message.from_user
     base = Incoming(
@@ -252,7 +276,7 @@ class TelegramChannel:
         if not private:
             return None
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
-        return await self.send(message.chat.id, replies, answer_last=True)
+        return await self.send(message.chat.id, coalesce(replies), answer_last=True)
 
     async def on_callback(self, query: CallbackQuery, event_update: Update) -> AnswerCallbackQuery:
         # The answer that stops the button's spinner is returned, not sent: aiogram puts it in
@@ -282,7 +306,7 @@ class TelegramChannel:
         if chat.type != ChatType.PRIVATE:
             return spinner
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
-        await self.send(chat.id, replies)
+        await self.send(chat.id, coalesce(replies))
         return spinner
 
     async def send(
