@@ -258,26 +258,36 @@ def table(results: dict[str, Any]) -> str:
             )
         )
     storage = results.get("storage", {})
-    for name, r in storage.items():
-        if not isinstance(r, dict) or "p99_ms" not in r:
+    # SQLite's figures at the top level, other databases' under their name.
+    by_db = [("", storage)] + [
+        (f" [{db}]", v) for db, v in storage.items() if isinstance(v, dict) and "requests" in v
+    ]
+    for label, figures in by_db:
+        for name, r in figures.items():
+            if not isinstance(r, dict) or "p99_ms" not in r:
+                continue
+            rows.append(
+                (
+                    f"storage {name}{label}",
+                    f"p50 {fmt(r['p50_ms'])} ms, p99 {fmt(r['p99_ms'])} ms",
+                    f"target p99 < {r['target_ms']:.0f} ms ({figures.get('requests'):,} requests)",
+                    verdict(r.get("ok")),
+                )
+            )
+    export = results.get("export", {})
+    exports = [("", export)] + [
+        (f" [{db}]", v) for db, v in export.items() if isinstance(v, dict) and "rows_all" in v
+    ]
+    for label, e in exports:
+        if "rows_all" not in e:
             continue
         rows.append(
             (
-                f"storage {name}",
-                f"p50 {fmt(r['p50_ms'])} ms, p99 {fmt(r['p99_ms'])} ms",
-                f"target p99 < {r['target_ms']:.0f} ms ({storage.get('requests'):,} requests)",
-                verdict(r.get("ok")),
-            )
-        )
-    export = results.get("export")
-    if export:
-        rows.append(
-            (
-                "export (CSV)",
-                f"{fmt(export.get('rows_all'))} rows at {fmt(export.get('rows_per_s'))} rows/s",
-                f"peak RSS {fmt(export.get('peak_rss_mb_small'))} MB @ "
-                f"{fmt(export.get('rows_small'))} rows → {fmt(export.get('peak_rss_mb'))} MB",
-                verdict(export.get("growth_ratio", 99) <= 1.2),
+                f"export (CSV){label}",
+                f"{fmt(e.get('rows_all'))} rows at {fmt(e.get('rows_per_s'))} rows/s",
+                f"peak RSS {fmt(e.get('peak_rss_mb_small'))} MB @ "
+                f"{fmt(e.get('rows_small'))} rows → {fmt(e.get('peak_rss_mb'))} MB",
+                verdict(e.get("growth_ratio", 99) <= 1.2),
             )
         )
     mem = results.get("memory")
