@@ -3,6 +3,7 @@ stored. Runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -242,6 +243,19 @@ async def test_numbers_are_sequential(
         (f"{year}-000001", "вул. Соборності, 10"),
         (f"{year}-000002", "просп. Металургів, 5"),
     ]
+
+
+async def test_residents_confirming_at_once_get_distinct_consecutive_numbers(
+    conversation: Conversation, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    chats = [Chat(conversation, f"at-once-{i}") for i in range(12)]
+    await asyncio.gather(*(c.file_request() for c in chats))
+    year = datetime.now(UTC).year
+    numbers = sorted(r.number for r in await stored(sessions))
+    assert numbers == [f"{year}-{i:06d}" for i in range(1, 13)]
+    for chat in chats:  # each was told their own
+        [mine] = [n for n in numbers if n in chat.said]
+        assert mine
 
 
 # --- Back and Cancel at every step -----------------------------------------------------------
