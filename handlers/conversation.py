@@ -6,7 +6,6 @@ renders the ``Reply`` objects it gets back; nothing here knows which messenger i
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 import weakref
@@ -136,8 +135,9 @@ class Conversation:
                 tr=self.tr,
                 resident=resident,
                 step=_step(state.step if state else None),
-                # A deep copy: mutating the loaded JSON in place would hide the change.
-                data=copy.deepcopy(state.data) if state else {},
+                # The state was read as plain columns, decoded for this event alone: the
+                # handlers may change it in place, it is written back whole.
+                data=state.data if state else {},
                 now=self.clock(),
                 channel=ev.channel,
             )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiogram.methods
 from aiogram import Bot, Dispatcher, Router
@@ -170,40 +171,33 @@ def coalesce(replies: list[Reply]) -> list[Reply]:
 
 def to_incoming(message: Message) -> Incoming:
     user = message.from_user
-    base = Incoming(
-        channel=CHANNEL,
-        user_id=str(message.chat.id),
-        kind=Kind.OTHER,
-        name=user.full_name if user else "",
-        language_hint=(user.language_code or "")[:2] if user else "",
-    )
+    base: dict[str, Any] = {
+        "channel": CHANNEL,
+        "user_id": str(message.chat.id),
+        "name": user.full_name if user else "",
+        "language_hint": (user.language_code or "")[:2] if user else "",
+    }
     if message.text is not None:
         text = message.text
         if text.startswith("/") and len(text) > 1:
             head, _, rest = text.partition(" ")
             command = head[1:].split("@", 1)[0].lower()
-            return replace(base, kind=Kind.COMMAND, command=command, text=rest.strip())
-        return replace(base, kind=Kind.TEXT, text=text)
+            return Incoming(kind=Kind.COMMAND, command=command, text=rest.strip(), **base)
+        return Incoming(kind=Kind.TEXT, text=text, **base)
     if message.photo:
-        return replace(
-            base, kind=Kind.PHOTO, photo=message.photo[-1].file_id, text=message.caption or ""
-        )
+        photo = message.photo[-1].file_id
+        return Incoming(kind=Kind.PHOTO, photo=photo, text=message.caption or "", **base)
     doc = message.document
     if doc is not None and (doc.mime_type or "").startswith("image/"):
-        return replace(base, kind=Kind.PHOTO, photo=doc.file_id, text=message.caption or "")
+        return Incoming(kind=Kind.PHOTO, photo=doc.file_id, text=message.caption or "", **base)
     if message.location is not None:
-        return replace(
-            base,
-            kind=Kind.LOCATION,
-            latitude=message.location.latitude,
-            longitude=message.location.longitude,
-        )
+        loc = message.location
+        return Incoming(kind=Kind.LOCATION, latitude=loc.latitude, longitude=loc.longitude, **base)
     if message.contact is not None:
         own = user is not None and message.contact.user_id == user.id
-        return replace(
-            base, kind=Kind.CONTACT, phone=message.contact.phone_number, contact_is_own=own
-        )
-    return replace(base, text=message.caption or "")
+        phone = message.contact.phone_number
+        return Incoming(kind=Kind.CONTACT, phone=phone, contact_is_own=own, **base)
+    return Incoming(kind=Kind.OTHER, text=message.caption or "", **base)
 
 
 def _addressed(reply: Reply, user: User) -> Reply:
