@@ -306,14 +306,22 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _merged(old: Any, new: Any, depth: int) -> Any:
+    if depth <= 0 or not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    return old | {k: _merged(old.get(k), v, depth - 1) for k, v in new.items()}
+
+
 def merge(path: Path, fresh: dict[str, Any]) -> dict[str, Any]:
-    """Results of a partial run replace their own sections only."""
+    """Results of a partial run replace only what they measured: a PostgreSQL-only run of the
+    conversation replaces ``conversation.<mode>.postgresql`` (and the echo bot's figures of
+    that run), and leaves SQLite's."""
     try:
         old: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
         old = {}
     stamp = fresh.pop("run")
-    merged = old | fresh
+    merged = old | {k: _merged(old.get(k), v, 2) for k, v in fresh.items()}
     merged["machine"] = machine_info()
     merged.setdefault("runs", {})
     for section in fresh:
