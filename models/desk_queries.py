@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, column, func, literal_column, or_, select, table
+from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -93,23 +94,124 @@ async def search(
     elif session.get_bind().dialect.name != "sqlite":
         condition = Request.address.ilike(_like_pattern(text), escape="\\")
     elif len(text) >= TRIGRAM_MIN:
-        fts = table("requests_fts", column("rowid"))
-        phrase = '"' + text.replace('"', '""') + '"'
-        newest = _scoped(
-            select(Request.id)
-            .join_from(fts, Request, Request.id == fts.c.rowid)
-            .where(literal_column("requests_fts").op("MATCH")(phrase))
-            .order_by(fts.c.rowid.desc())
-            .limit(limit),
-            department,
-        )
-        condition = Request.id.in_(newest.scalar_subquery())
+        ids = await _fts_rare_trigrams(session, text, department, limit)
+        if ids is not None:
+            condition = Request.id.in_(ids)
+        else:
+            fts = table("requests_fts", column("rowid"))
+            phrase = '"' + text.replace('"', '""') + '"'
+            newest = _scoped(
+                select(Request.id)
+                .join_from(fts, Request, Request.id == fts.c.rowid)
+                .where(literal_column("requests_fts").op("MATCH")(phrase))
+                .order_by(fts.c.rowid.desc())
+                .limit(limit),
+                department,
+            )
+            condition = Request.id.in_(newest.scalar_subquery())
     else:
         forms = dict.fromkeys((text, text.lower(), text.upper(), text.capitalize()))
         condition = or_(*(Request.address.like(_like_pattern(f), escape="\\") for f in forms))
     stmt = _scoped(select(Request).where(condition), department)
     rows = await session.execute(stmt.order_by(Request.created_at.desc()).limit(limit))
     return list(rows.scalars())
+
+
+# /find by a whole address ("вул. Володимира Великого, 88, кв. 166") as one FTS5 phrase made
+# SQLite read the posting lists of every trigram in it, "вул" and ", к" among them (in most of
+# a million addresses): 75 ms. A few rare-looking trigrams find the candidates in ~2 ms, and
+# each candidate's address is then checked for the whole text.
+FTS_PICK = 6  # trigrams looked up
+FTS_BATCH = 200  # candidates read per round, newest first
+FTS_MAX_CANDIDATES = 2000  # past this, the phrase query (always right, slower) takes over
+
+
+def rare_trigrams(needle: str, pick: int = FTS_PICK) -> list[str]:
+    """Trigrams of ``needle`` (lower case) likely to be rare in addresses: half from numbers
+    (house and flat numbers), half from inside the longest words; separators and short words
+    ("вул.", ", кв.") are in nearly every address and come last. Overlapping trigrams say
+    little more than one of them, so they are taken apart when possible."""
+    numbers: list[tuple[int, int, str]] = []
+    words: list[tuple[int, int, str]] = []
+    rest: list[tuple[int, int, str]] = []
+    for i in range(len(needle) - 2):
+        gram = needle[i : i + 3]
+        inside = all(ch.isalnum() for ch in gram)
+        digits = sum(ch.isdigit() for ch in gram)
+        if digits:
+            numbers.append((0 if inside else 3 - digits, i, gram))
+        elif inside and _word_length(needle, i) >= 5:
+            words.append((-_word_length(needle, i), i, gram))
+        else:
+            rest.append((0 if inside else 1, i, gram))
+    chosen: list[tuple[int, str]] = []
+
+    def take(candidates: list[tuple[int, int, str]], upto: int) -> None:
+        for overlap_ok in (False, True):
+            for _, i, gram in sorted(candidates):
+                if len(chosen) >= upto:
+                    return
+                if any(g == gram for _, g in chosen):
+                    continue
+                if not overlap_ok and any(abs(i - j) < 3 for j, _ in chosen):
+                    continue
+                chosen.append((i, gram))
+
+    take(numbers, pick // 2)
+    take(words, pick)
+    take(numbers, pick)
+    take(words, pick)
+    take(rest, pick)
+    return [g for _, g in chosen]
+
+
+def _word_length(text: str, at: int) -> int:
+    start = at
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    end = at
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return end - start
+
+
+async def _fts_rare_trigrams(
+    session: AsyncSession, text: str, department: str | None, limit: int
+) -> list[int] | None:
+    """The ids of the ``limit`` newest requests whose address contains ``text`` in any letter
+    case, or None when too many candidates had to be looked at (the caller asks the phrase)."""
+    needle = text.lower()
+    grams = rare_trigrams(needle)
+    if not grams:
+        return None
+    query = " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+    scope = (
+        " AND EXISTS (SELECT 1 FROM requests AS r WHERE r.id = requests_fts.rowid"
+        " AND r.department = :department)"
+        if department is not None
+        else ""
+    )
+    stmt = sql_text(
+        "SELECT rowid, address FROM requests_fts WHERE requests_fts MATCH :query"
+        f" AND rowid < :before{scope} ORDER BY rowid DESC LIMIT :batch"
+    )
+    found: list[int] = []
+    before, seen = 2**62, 0
+    while seen < FTS_MAX_CANDIDATES:
+        params: dict[str, Any] = {"query": query, "before": before, "batch": FTS_BATCH}
+        if department is not None:
+            params["department"] = department
+        rows = (await session.execute(stmt, params)).all()
+        for rowid, address in rows:
+            if needle in (address or "").lower():
+                found.append(rowid)
+                if len(found) == limit:
+                    return found
+        if len(rows) < FTS_BATCH:
+            return found
+        seen += len(rows)
+        before = rows[-1][0]
+    return None
 
 
 def _like_pattern(text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import string
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, text, update
@@ -17,7 +18,8 @@ from bot.config import Settings
 from handlers.conversation import Conversation
 from handlers.i18n import to_plain, translator
 from handlers.staff import StaffDesk
-from models.desk_queries import search
+from models import desk_queries
+from models.desk_queries import rare_trigrams, search
 from models.entities import Request, Resident
 from models.residents import forget_resident
 from tests.desk_data import Desk, add_request
@@ -126,6 +128,34 @@ async def test_newest_first_limited_and_scoped(sessions: Sessions, settings: Set
         assert [r.id for r in lighting] == [r.id for r in made[::-1][:20]]
         assert [r.id for r in await search(session, "зарічна", "roads", phone=None)] == [roads.id]
         assert await search(session, "зарічна, 99", "lighting", phone=None) == []
+
+
+def test_a_whole_address_is_looked_up_by_its_rare_trigrams() -> None:
+    """Numbers and long words, not "вул" or ", к", which are in nearly every address."""
+    picked = rare_trigrams("вул. володимира великого, 88, кв. 166")
+    assert picked[:2] == ["166", " 88"]
+    assert not {"вул", "ул.", ", к", " кв", "кв."} & set(picked)
+    assert rare_trigrams("соборності")[:3] == ["соб", "орн", "ост"]  # apart, not overlapping
+    assert rare_trigrams("abc") == ["abc"]
+
+
+async def test_many_candidates_are_read_in_rounds_then_by_phrase(
+    backend: str, sessions: Sessions, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rare trigrams of "Зарічна, 7" are in every "Зарічна, 7x" too: the candidates are
+    checked round after round, and past the cap the phrase query answers, with the same rows."""
+    cfg = desk_settings(settings)
+    start = datetime(2026, 5, 1, 8, tzinfo=UTC)
+    for n in range(70, 80):
+        await file(sessions, cfg, f"вул. Зарічна, {n}", now=start + timedelta(hours=n))
+    wanted = await file(sessions, cfg, "вул. Зарічна, 7", now=start)
+    monkeypatch.setattr(desk_queries, "FTS_BATCH", 3)
+    assert await find(sessions, "ЗАРІЧНА, 7") == [
+        f"вул. Зарічна, {n}" for n in range(79, 69, -1)
+    ] + [wanted.address]
+    assert await find(sessions, "зарічна, 7,") == []
+    monkeypatch.setattr(desk_queries, "FTS_MAX_CANDIDATES", 4)  # the phrase takes over
+    assert (await find(sessions, "Зарічна, 7"))[-1] == wanted.address
 
 
 async def test_the_search_follows_every_change_of_an_address(
