@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from aiogram import Bot
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
 from bot.app import App
 from bot.channels.telegram import CHANNEL as CHANNEL_TELEGRAM
 from bot.channels.telegram import TelegramChannel, TelegramSender, make_bot
 from bot.channels.telegram_commands import register_commands
+from bot.channels.telegram_json import JsonAnswerHandler
 from bot.channels.terminal import CHANNEL as CHANNEL_TERMINAL
 from bot.channels.terminal import TerminalChat, TerminalSender
 from bot.channels.viber import CHANNEL as CHANNEL_VIBER
@@ -159,7 +160,7 @@ def webhook_app(
     web_app = web.Application()
     if viber is not None:
         viber.register(web_app)
-    SimpleRequestHandler(
+    JsonAnswerHandler(
         dispatcher=channel.dispatcher,
         bot=channel.bot,
         # Handled before answering, so a method the handler returns (the callback answer)

@@ -16,7 +16,6 @@ from typing import Any
 import aiogram.methods
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType, ParseMode
 from aiogram.exceptions import (
@@ -48,6 +47,7 @@ from aiogram.types import (
 from aiohttp import ClientError
 
 from bot.channels.telegram_commands import forget_commands, register_commands
+from bot.channels.telegram_json import JsonSession
 from bot.channels.text import split_text as text_split
 from bot.delivery import (
     MessageGone,
@@ -90,7 +90,7 @@ def pin_response_models() -> None:
 
 def make_bot(token: str, api_base: str) -> Bot:
     pin_response_models()
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    session = JsonSession(api=TelegramAPIServer.from_base(api_base))
     return Bot(
         token,
         session=session,
