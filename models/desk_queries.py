@@ -117,10 +117,11 @@ async def search(
     return list(rows.scalars())
 
 
-# /find by a whole address ("вул. Володимира Великого, 88, кв. 166") as one FTS5 phrase made
-# SQLite read the posting lists of every trigram in it, "вул" and ", к" among them (in most of
-# a million addresses): 75 ms. A few rare-looking trigrams find the candidates in ~2 ms, and
-# each candidate's address is then checked for the whole text.
+# /find by a whole address (street type, street name, house, flat) as one FTS5 phrase made
+# SQLite read the posting lists of every trigram in it, those of the street type's
+# abbreviation and of ", " among them (in most of a million addresses): 75 ms. A few
+# rare-looking trigrams find the candidates in ~2 ms, and each candidate's address is then
+# checked for the whole text.
 FTS_PICK = 6  # trigrams looked up
 FTS_BATCH = 200  # candidates read per round, newest first
 FTS_MAX_CANDIDATES = 2000  # past this, the phrase query (always right, slower) takes over
@@ -129,8 +130,9 @@ FTS_MAX_CANDIDATES = 2000  # past this, the phrase query (always right, slower) 
 def rare_trigrams(needle: str, pick: int = FTS_PICK) -> list[str]:
     """Trigrams of ``needle`` (lower case) likely to be rare in addresses: half from numbers
     (house and flat numbers), half from inside the longest words; separators and short words
-    ("вул.", ", кв.") are in nearly every address and come last. Overlapping trigrams say
-    little more than one of them, so they are taken apart when possible."""
+    (the abbreviations for street and flat) are in nearly every address and come last.
+    Overlapping trigrams say little more than one of them, so they are taken apart when
+    possible."""
     numbers: list[tuple[int, int, str]] = []
     words: list[tuple[int, int, str]] = []
     rest: list[tuple[int, int, str]] = []
