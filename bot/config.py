@@ -137,7 +137,7 @@ class ContactPhone(_Strict):
 
 
 class City(_Strict):
-    name: LocalizedName = LocalizedName(uk="Місто", ru="Город", en="City")
+    name: LocalizedName  # required: the bot names its city in every language it speaks
     timezone: str = "Europe/Kyiv"
     bbox: BoundingBox = BoundingBox(min_lat=47.60, max_lat=48.20, min_lon=33.15, max_lon=33.65)
 
@@ -152,13 +152,9 @@ class City(_Strict):
 
 
 class Contacts(_Strict):
-    phones: list[ContactPhone] = [
-        ContactPhone(
-            number="1520",
-            label=LocalizedName(uk="Контакт-центр", ru="Контакт-центр", en="Contact center"),
-        )
-    ]
-    hours: LocalizedName = LocalizedName(uk="цілодобово", ru="круглосуточно", en="24/7")
+    # Required: what residents are told to call, and when, is the city's to say (bot.toml).
+    phones: list[ContactPhone] = Field(min_length=1)
+    hours: LocalizedName
     email: str = ""
     website: str = ""
 
@@ -264,8 +260,8 @@ class DeadlineSettings(_Strict):
 
 class Settings(_Strict):
     default_language: Literal["uk", "ru", "en"] = "uk"
-    city: City = City()
-    contacts: Contacts = Contacts()
+    city: City
+    contacts: Contacts
     limits: Limits = Limits()
     telegram: TelegramSettings = TelegramSettings()
     viber: ViberSettings = ViberSettings()

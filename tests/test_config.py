@@ -169,6 +169,11 @@ def test_bot_toml_holds_no_secrets() -> None:
 # --- broken configurations -------------------------------------------------------------------
 
 MINIMAL: dict[str, Any] = {
+    "city": {"name": {"uk": "Місто"}},
+    "contacts": {
+        "phones": [{"number": "1520", "label": {"uk": "Контакт-центр"}}],
+        "hours": {"uk": "цілодобово"},
+    },
     "departments": [{"code": "roads", "name": {"uk": "Дороги"}}],
     "categories": [{"code": "pothole", "name": {"uk": "Яма"}, "department": "roads"}],
 }
@@ -190,6 +195,14 @@ def test_minimal_config_is_valid() -> None:
     s = parse_settings(copy.deepcopy(MINIMAL))
     assert s.route("pothole", None) == "roads"
     assert s.category("pothole") is not None
+
+
+def test_the_city_and_its_contacts_must_be_configured() -> None:
+    """No placeholder city or phone number: a bot.toml without them does not start."""
+    data = _broken()
+    del data["city"], data["contacts"]
+    msg = _error(data)
+    assert "city" in msg and "contacts" in msg
 
 
 def test_unknown_department_in_category() -> None:

@@ -465,6 +465,8 @@ def test_cli_needs_the_token(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> No
 
 def test_viber_configuration(settings: Settings) -> None:
     data: dict[str, Any] = {
+        "city": settings.city.model_dump(),
+        "contacts": settings.contacts.model_dump(),
         "departments": [d.model_dump() for d in settings.departments],
         "categories": [c.model_dump() for c in settings.categories],
     }
