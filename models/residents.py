@@ -98,10 +98,6 @@ async def find_resident(session: AsyncSession, channel: str, external_id: str) -
     ).scalar_one_or_none()
 
 
-async def load_state(session: AsyncSession, resident_id: int) -> DialogState | None:
-    return await session.get(DialogState, resident_id)
-
-
 async def save_state(
     session: AsyncSession,
     resident_id: int,
