@@ -10,6 +10,7 @@ import importlib.util
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,16 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.base import Base
+from models.base import Base, as_utc
 from models.db import create_engine, session_factory, sqlite_url
 from models.desk_queries import queue, search
 from models.entities import OPEN_STATUS_SQL, Request, Status
 from models.migrate import MIGRATIONS_DIR, alembic_config, has_statistics, optimize, upgrade
+from models.scheduling import claim_followups
 from tests.conftest import PG_URL
 
 TRIGGERS = {"requests_fts_insert", "requests_fts_delete", "requests_fts_update"}
@@ -251,3 +253,28 @@ async def test_postgres_without_the_right_to_create_pg_trgm(
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await auto.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         await admin.dispose()
+
+
+async def test_requests_waiting_before_0003_get_their_follow_up(
+    backend: str, empty: AsyncEngine
+) -> None:
+    """Resolved, or waiting for the resident's information, before waiting_since existed: dated
+    from when they were resolved (or last changed), so "Is it fixed?" and the closure come."""
+    resolved_at = datetime(2026, 9, 1, 10, tzinfo=UTC)
+    changed_at = datetime(2026, 9, 2, 12, tzinfo=UTC)
+    rows = [row | {"updated_at": changed_at, "resolved_at": None} for row in requests_rows(3)]
+    rows[0] |= {"status": "resolved", "resolved_at": resolved_at}
+    rows[1] |= {"status": "needs_info"}
+    rows[2] |= {"status": "in_progress"}
+    async with empty.begin() as conn:
+        await conn.execute(insert(Request), rows)
+    await upgrade(empty)
+    sessions = session_factory(empty)
+    async with sessions() as session:
+        rows_now = (await session.execute(select(Request.number, Request.waiting_since))).all()
+    got = {number: as_utc(at) if at else None for number, at in rows_now}
+    assert got == {"2026-000001": resolved_at, "2026-000002": changed_at, "2026-000003": None}
+    later = datetime(2026, 10, 1, tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        due = await claim_followups(session, later, Status.RESOLVED, timedelta(days=3))
+    assert [r.number for r in due] == ["2026-000001"]
