@@ -139,6 +139,20 @@ def test_a_whole_address_is_looked_up_by_its_rare_trigrams() -> None:
     assert rare_trigrams("abc") == ["abc"]
 
 
+async def test_a_whole_address_with_a_flat_number(sessions: Sessions, settings: Settings) -> None:
+    """Found by its rarest parts (the numbers), then checked whole: a longer flat number
+    contains it, another house does not."""
+    cfg = desk_settings(settings)
+    for address in ("вул. Зарічна, 12, кв. 166", "вул. Зарічна, 12, кв. 1660"):
+        await file(sessions, cfg, address)
+    await file(sessions, cfg, "вул. Зарічна, 121, кв. 166")
+    assert sorted(await find(sessions, "ЗАРІЧНА, 12, КВ. 166")) == [
+        "вул. Зарічна, 12, кв. 166",
+        "вул. Зарічна, 12, кв. 1660",
+    ]
+    assert await find(sessions, "зарічна, 12, кв. 167") == []
+
+
 async def test_many_candidates_are_read_in_rounds_then_by_phrase(
     backend: str, sessions: Sessions, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
