@@ -48,7 +48,8 @@ class App:
 
     def delivery(self, senders: dict[str, Sender]) -> Delivery:
         delivery = Delivery(self.sessions, self.settings, self.conversation.tr, senders)
-        self.desk.on_commit = delivery.kick
+        # Transactions that queue notifications wake the worker instead of waiting for its poll.
+        self.conversation.on_commit = self.desk.on_commit = delivery.kick
         return delivery
 
     async def close(self) -> None:

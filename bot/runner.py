@@ -228,7 +228,6 @@ async def run(app: App) -> None:
             delivering(app, senders) as delivery,
             scheduling(jobs(app, delivery), app.settings),
         ):
-            viber.on_commit = delivery.kick
             await run_viber(app, viber)
         return
     channel = telegram_channel(app)
@@ -237,9 +236,6 @@ async def run(app: App) -> None:
         delivering(app, senders) as delivery,
         scheduling(jobs(app, delivery), app.settings),
     ):
-        channel.on_commit = delivery.kick
-        if viber is not None:
-            viber.on_commit = delivery.kick
         if app.settings.telegram.mode == "webhook":
             await run_webhook(app, channel, viber)
         elif viber is not None:

@@ -105,7 +105,6 @@ async def running_bot(
     channel = telegram_channel(app)
     senders: dict[str, Sender] = {"telegram": TelegramSender(channel.bot, app.conversation.tr)}
     async with delivering(app, senders) as delivery:
-        channel.on_commit = delivery.kick
         if mode == "webhook":
             runner = web.AppRunner(webhook_app(app, channel))
             await runner.setup()

@@ -48,8 +48,7 @@ async def test_a_staff_action_in_telegram_reaches_the_viber_resident(
         "telegram": TelegramSender(channel.bot, app.conversation.tr),
         "viber": ViberSender(ViberClient(VIBER_TOKEN, vb.base_url, name="Контакт-центр")),
     }
-    async with delivering(app, senders) as delivery:
-        channel.on_commit = delivery.kick
+    async with delivering(app, senders):
         task = asyncio.create_task(run_polling(app, channel))
         try:
             await tg.wait_for("getMe")

@@ -7,7 +7,7 @@ import html
 import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -217,29 +217,16 @@ class TelegramChannel:
         conversation: Conversation,
         tr: Translator,
         desk: StaffDesk | None = None,
-        on_commit: Callable[[], None] | None = None,
     ) -> None:
         self.bot = bot
         self.conversation = conversation
         self.tr = tr
         self.desk = desk
-        if on_commit is not None:
-            self.on_commit = on_commit
         if desk is not None:
             desk.on_staff_change = self._staff_changed
         # No aiogram FSM: the conversation keeps its own state in the database.
         self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.include_router(self._router())
-
-    @property
-    def on_commit(self) -> Callable[[], None]:
-        return self.conversation.on_commit
-
-    @on_commit.setter
-    def on_commit(self, wake: Callable[[], None]) -> None:
-        """What wakes the delivery worker; the conversation calls it after a transaction that
-        queued notifications, and only then."""
-        self.conversation.on_commit = wake
 
     async def _staff_changed(self, telegram_id: int, is_staff: bool) -> None:
         if is_staff:

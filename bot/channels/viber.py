@@ -47,7 +47,7 @@ import json
 import logging
 import re
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -551,7 +551,6 @@ class ViberChannel:
         tr: Translator,
         settings: ViberSettings,
         *,
-        on_commit: Callable[[], None] | None = None,
         http: aiohttp.ClientSession | None = None,
         photo_max_bytes: int = PHOTO_MAX_BYTES,
     ) -> None:
@@ -559,24 +558,12 @@ class ViberChannel:
         self.conversation = conversation
         self.tr = tr
         self.settings = settings
-        if on_commit is not None:
-            self.on_commit = on_commit
         self.media_dir = Path(settings.media_dir)
         self.photo_max_bytes = photo_max_bytes
         self._http = http
         self._key = client.auth_token.encode()
         self._tasks: set[asyncio.Task[None]] = set()
         self._order: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    @property
-    def on_commit(self) -> Callable[[], None]:
-        return self.conversation.on_commit
-
-    @on_commit.setter
-    def on_commit(self, wake: Callable[[], None]) -> None:
-        """What wakes the delivery worker; the conversation calls it after a transaction that
-        queued notifications, and only then."""
-        self.conversation.on_commit = wake
 
     # -- aiohttp wiring
 
