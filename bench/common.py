@@ -307,7 +307,7 @@ async def fresh_database(kind: str, workdir: Path) -> AsyncIterator[str]:
     base = os.environ.get("BENCH_DATABASE_URL", "")
     if not base:
         raise RuntimeError("BENCH_DATABASE_URL is not set")
-    from models.db import normalise_url
+    from models.storage.engine import normalise_url
 
     admin_url = make_url(normalise_url(base))
     name = f"citybot_bench_{secrets.token_hex(4)}"

@@ -301,8 +301,8 @@ async def running(
 
 
 async def count_requests(db_url: str) -> int:
-    from models.db import create_engine
-    from models.entities import Request
+    from models.domain.tables import Request
+    from models.storage.engine import create_engine
 
     engine = create_engine(db_url)
     try:

@@ -1,4 +1,4 @@
-"""One CSV export through the staff desk's real ``/export`` path (``handlers.staff.cmd_export``),
+"""One CSV export through the staff desk's real ``/export`` path (``cmd_export``),
 in a process of its own so that its peak RSS (VmHWM) is the export's alone.
 
 ``python -m bench.export_worker URL START END`` (dates YYYY-MM-DD, the city's days) prints one
@@ -18,18 +18,18 @@ from typing import Any
 async def export(url: str, start: str, end: str) -> dict[str, Any]:
     from bench.common import ROOT, peak_rss_mb, rss_mb
     from bot.config import load_settings
+    from handlers.desk.engine import StaffDesk, Turn, cmd_export
     from handlers.i18n import translator
-    from handlers.staff import StaffDesk, Turn, cmd_export
     from handlers.types import Incoming, Kind
-    from models.base import utcnow
-    from models.db import (
+    from models.domain.base import utcnow
+    from models.domain.staff import Role, StaffMember
+    from models.storage.engine import (
         create_engine,
         create_read_engine,
         dispose_read_engine,
         read_session_factory,
         session_factory,
     )
-    from models.staff import Role, StaffMember
 
     settings = load_settings(ROOT / "bot.toml")
     engine = create_engine(url)

@@ -1,6 +1,6 @@
 """Benchmark 3: fan-out. ``count`` status notifications to ``count`` distinct residents are
 queued at once (outbox rows written straight into the bot's database with
-``models.outbox.enqueue``, as a staff action or a job would); the fake server enforces
+``models.domain.outbox.enqueue``, as a staff action or a job would); the fake server enforces
 Telegram's limits (30 messages/s per bot, 1/s per private chat, 20/min per group) and answers
 429 with retry_after beyond them. The bot's delivery worker must send them all, as fast as the
 limit allows and never over it."""
@@ -27,8 +27,8 @@ TEXT = "Статус вашого звернення 2026-{n:06d} змінено
 async def enqueue_all(db_url: str, count: int, chunk: int = 2000) -> float:
     """Write the rows in chunks of ``chunk`` (one transaction each, so the bot's worker is
     never locked out for long); returns the monotonic time the last chunk was committed."""
-    from models.db import create_engine, session_factory
-    from models.outbox import enqueue
+    from models.domain.outbox import enqueue
+    from models.storage.engine import create_engine, session_factory
 
     engine = create_engine(db_url)
     sessions = session_factory(engine)
@@ -48,8 +48,8 @@ async def enqueue_all(db_url: str, count: int, chunk: int = 2000) -> float:
 
 
 async def outbox_statuses(db_url: str) -> dict[str, int]:
-    from models.db import create_engine
-    from models.outbox import OutboxMessage
+    from models.domain.outbox import OutboxMessage
+    from models.storage.engine import create_engine
 
     engine = create_engine(db_url)
     try:

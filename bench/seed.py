@@ -1,6 +1,6 @@
 """``python -m bench seed --requests 1000000``: a city's years of requests, for benchmark 4.
 
-A fresh database migrated with ``models.migrate.upgrade``, then bulk inserts (executemany of
+A fresh database migrated with ``models.storage.migrate.upgrade``, then bulk inserts (executemany of
 lists of ~10k rows): residents (a third as many as requests, some filing many), requests spread
 over three years (more by day and on working days), their numbers sequential per year, the
 categories and departments of bot.toml, statuses by age (recent ones open, old ones closed),
@@ -160,7 +160,7 @@ def _timestamps(n: int, now: datetime, rng: random.Random) -> Iterator[datetime]
 async def seed(conn: AsyncConnection, requests: int, *, seed_value: int = 6) -> SeedInfo:
     """Fill an empty, migrated database, committing every chunk."""
     from bot.config import load_settings
-    from models.entities import Counter, Photo, Request, RequestEvent, Resident
+    from models.domain.tables import Counter, Photo, Request, RequestEvent, Resident
 
     settings = load_settings(ROOT / "bot.toml")
     rng = random.Random(seed_value)
@@ -346,8 +346,8 @@ async def seed_database(url: str, requests: int, *, seed_value: int = 6) -> Seed
     """Migrate ``url`` (an empty database) and fill it; then migrate again, as the bot does when
     it starts, which analyses a database without statistics (models/migrate.py). PostgreSQL
     is also vacuumed, as autovacuum would do."""
-    from models.db import create_engine
-    from models.migrate import upgrade
+    from models.storage.engine import create_engine
+    from models.storage.migrate import upgrade
 
     engine = create_engine(url)
     try:

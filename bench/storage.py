@@ -57,9 +57,9 @@ Query = Callable[[AsyncSession, Sample, random.Random], Awaitable[object]]
 
 def queries() -> dict[str, tuple[str, Query]]:
     """name → (kind, query); kind "interactive" (target p99 < 20 ms) or "stats" (< 1 s)."""
-    from models.desk_queries import by_number, queue, search, stats
-    from models.digest_queries import digest_figures
-    from models.requests import list_for_resident
+    from models.domain.requests import list_for_resident
+    from models.storage.desk_queries import by_number, queue, search, stats
+    from models.storage.digest_queries import digest_figures
 
     async def my_requests(s: AsyncSession, x: Sample, r: random.Random) -> object:
         return await list_for_resident(s, r.choice(x.resident_ids), offset=0, limit=5)
@@ -120,7 +120,7 @@ def queries() -> dict[str, tuple[str, Query]]:
 
 async def draw_sample(engine: AsyncEngine, n: int, rng: random.Random) -> Sample:
     from bot.config import load_settings
-    from models.entities import Request
+    from models.domain.tables import Request
 
     settings = load_settings(ROOT / "bot.toml")
     async with engine.connect() as conn:
@@ -177,7 +177,7 @@ def plan_flags(lines: list[str]) -> list[str]:
     B-tree, or (PostgreSQL) sequential scans. Not flagged: SQLite's scan of a partial index
     (it holds only the rows of its condition, e.g. the open requests) and of the FTS5 table
     (``requests_fts``, a MATCH)."""
-    from models.entities import Request
+    from models.domain.tables import Request
 
     partial = {
         str(index.name).lower()
@@ -205,7 +205,7 @@ async def time_query(
     iterations: int,
     budget_s: float,
 ) -> list[float]:
-    from models.db import session_factory
+    from models.storage.engine import session_factory
 
     sessions = session_factory(engine)
     out: list[float] = []
@@ -266,8 +266,8 @@ async def seeded(
             log(f"  seeded in {info.seconds:.0f} s ({info.as_dict()['rows_per_s']:,} rows/s)")
             tmp.rename(path)
         else:  # a cached file: bring its schema to this code's (e.g. new indexes)
-            from models.db import create_engine
-            from models.migrate import upgrade
+            from models.storage.engine import create_engine
+            from models.storage.migrate import upgrade
 
             engine = create_engine(url)
             try:
@@ -294,7 +294,7 @@ async def bench_storage(
     data_dir: Path = DATA_DIR,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    from models.db import create_engine
+    from models.storage.engine import create_engine
 
     rng = random.Random(42)
     result: dict[str, Any] = {"requests": requests, "db": db}

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from bot.app import App, build_app, database_url
 from bot.channels.viber import ViberError
 from bot.config import ConfigError, Env, load_settings
-from models.db import create_engine
-from models.migrate import upgrade
+from models.storage.engine import create_engine
+from models.storage.migrate import upgrade
 
 
 async def _with_app(coro_fn: object, *args: object) -> None:

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Env, Settings, load_settings
 from bot.delivery import Delivery, Sender
-from handlers.conversation import Conversation
-from handlers.staff import StaffDesk
-from models.db import (
+from handlers.desk.engine import StaffDesk
+from handlers.dialog.conversation import Conversation
+from models.storage.engine import (
     create_engine,
     create_read_engine,
     dispose_read_engine,
@@ -20,7 +20,7 @@ from models.db import (
     session_factory,
     sqlite_url,
 )
-from models.migrate import upgrade
+from models.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 

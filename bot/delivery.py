@@ -22,11 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import DeliverySettings, Settings
 from handlers.i18n import Translator
-from handlers.notifications import load_card_request, render_card, render_notification
+from handlers.outbound.cards import load_card_request, render_card
+from handlers.outbound.notifications import render_notification
 from handlers.types import Reply
-from models.base import utcnow
-from models.entities import Resident
-from models.outbox import Card, OutboxKind, OutboxMessage, OutboxStatus, claim_due, mark
+from models.domain.base import utcnow
+from models.domain.outbox import Card, OutboxKind, OutboxMessage, OutboxStatus, claim_due, mark
+from models.domain.tables import Resident
 
 log = logging.getLogger(__name__)
 

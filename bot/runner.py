@@ -25,10 +25,10 @@ from bot.channels.viber import ViberChannel, ViberClient, ViberSender
 from bot.config import ConfigError, Env, Settings
 from bot.delivery import Delivery, Sender
 from bot.scheduler import scheduling
-from handlers.jobs import Jobs
-from models.base import utcnow
-from models.dedupe import forget_seen_before
-from models.staff import list_staff
+from handlers.outbound.jobs import Jobs
+from models.domain.base import utcnow
+from models.domain.staff import list_staff
+from models.storage.dedupe import forget_seen_before
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
-from handlers.jobs import Jobs
+from handlers.outbound.jobs import Jobs
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import models.all  # noqa: F401  (every table on the metadata)
-from models.base import Base
-from models.db import create_engine
+import models.domain.metadata  # noqa: F401  (every table on the metadata)
+from models.domain.base import Base
+from models.storage.engine import create_engine
 
 target_metadata = Base.metadata
 

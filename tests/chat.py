@@ -3,7 +3,7 @@ what came back, without any messenger in between."""
 
 from __future__ import annotations
 
-from handlers.conversation import Conversation
+from handlers.dialog.conversation import Conversation
 from handlers.i18n import to_plain, translator
 from handlers.types import Button, Incoming, Kind, Reply
 

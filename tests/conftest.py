@@ -13,10 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings, load_settings
-from handlers.conversation import Conversation
-from models.base import Base
-from models.db import create_engine, session_factory, sqlite_url
-from models.migrate import upgrade
+from handlers.dialog.conversation import Conversation
+from models.domain.base import Base
+from models.storage.engine import create_engine, session_factory, sqlite_url
+from models.storage.migrate import upgrade
 from tests.chat import Chat
 
 ROOT = Path(__file__).resolve().parent.parent

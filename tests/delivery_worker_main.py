@@ -19,7 +19,7 @@ from bot.channels.telegram import TelegramSender, make_bot
 from bot.config import load_settings
 from bot.delivery import Delivery, Sender
 from handlers.i18n import translator
-from models.db import create_engine, session_factory
+from models.storage.engine import create_engine, session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-token-for-the-fake-server"

@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.config import Settings
-from handlers.conversation import Conversation
-from handlers.staff import StaffDesk
+from handlers.desk.engine import StaffDesk
+from handlers.dialog.conversation import Conversation
 from handlers.types import Incoming, Kind, Reply
-from models.entities import Request
-from models.outbox import OutboxMessage
-from models.requests import NewRequest, submit_request
-from models.residents import get_or_create_resident
-from models.staff import Role, put_staff
+from models.domain.outbox import OutboxMessage
+from models.domain.requests import NewRequest, submit_request
+from models.domain.residents import get_or_create_resident
+from models.domain.staff import Role, put_staff
+from models.domain.tables import Request
 
 
 async def add_request(

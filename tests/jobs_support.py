@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from handlers.i18n import Translator, to_plain, translator
-from handlers.jobs import Jobs
-from handlers.notifications import render_notification
+from handlers.outbound.jobs import Jobs
+from handlers.outbound.notifications import render_notification
 from handlers.types import Reply
-from models.deadline_clock import DeadlinePolicy
-from models.entities import Actor, EventKind, Request, RequestEvent, Resident, Status
-from models.outbox import OutboxKind, OutboxMessage
+from models.domain.deadlines.policy import DeadlinePolicy
+from models.domain.outbox import OutboxKind, OutboxMessage
+from models.domain.status import Status
+from models.domain.tables import Actor, EventKind, Request, RequestEvent, Resident
 
 KYIV = ZoneInfo("Europe/Kyiv")
 LIGHTING_CHAT = "-100111"

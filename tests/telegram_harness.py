@@ -18,8 +18,8 @@ from bot.channels.telegram import TelegramChannel, TelegramSender
 from bot.config import Env, Settings
 from bot.delivery import Delivery, Sender
 from bot.runner import delivering, run_polling, telegram_channel, webhook_app
-from handlers.conversation import Conversation
-from handlers.staff import StaffDesk
+from handlers.desk.engine import StaffDesk
+from handlers.dialog.conversation import Conversation
 from tests.fakes.telegram_server import FakeTelegramServer
 
 TOKEN = "123456:TEST-token-for-the-fake-server"

@@ -56,9 +56,9 @@ from bot.delivery import (
     RetryLater,
     TemporaryFailure,
 )
-from handlers.conversation import Conversation
+from handlers.desk.engine import StaffDesk
+from handlers.dialog.conversation import Conversation
 from handlers.i18n import Translator
-from handlers.staff import StaffDesk
 from handlers.types import ButtonKind, Incoming, Keyboard, Kind, Reply
 
 log = logging.getLogger(__name__)

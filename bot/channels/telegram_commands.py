@@ -9,8 +9,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from bot.config import Settings
 from handlers.i18n import LANGUAGES, Translator
+from models.domain.city import CityConfig
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _commands(tr: Translator, lang: str, names: tuple[str, ...]) -> list[BotComm
 
 
 async def register_commands(
-    bot: Bot, tr: Translator, settings: Settings, staff_ids: list[int]
+    bot: Bot, tr: Translator, settings: CityConfig, staff_ids: list[int]
 ) -> None:
     """Set every menu; a failure is logged, never fatal (the commands work without a menu)."""
     try:

@@ -68,11 +68,11 @@ from viberbot.api.viber_requests import ViberMessageRequest, create_request
 from bot.channels.text import split_text as text_split
 from bot.config import PUBLIC_VIBER_API, ViberSettings
 from bot.delivery import MessageGone, PermanentFailure, RecipientGone, TemporaryFailure
-from handlers.conversation import Conversation
+from handlers.dialog.conversation import Conversation
 from handlers.i18n import LANGUAGES, Translator, to_plain
 from handlers.types import Button, ButtonKind, Incoming, Kind, Reply
-from models.base import utcnow
-from models.residents import find_resident, get_or_create_resident
+from models.domain.base import utcnow
+from models.domain.residents import find_resident, get_or_create_resident
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 - Two partial indexes over the open requests only (a few per cent of the table): the queue of
   all departments, oldest first, reads its first rows straight off ``ix_requests_open_created``
   and counts the open requests on it; a department's queue uses ``ix_requests_open_dept_created``.
-  Their ``WHERE`` is the same text ``models.desk_queries.open_clause`` renders (sorted literals):
+  Their ``WHERE`` is the same text ``models.storage.desk_queries.open_clause`` renders (sorted literals):
   SQLite uses a partial index only when the query repeats its condition.
 - ``/find`` by address text. SQLite: an FTS5 table with the trigram tokenizer
   (``requests_fts``, rowid = requests.id; trigram folds Unicode case, which SQLite's LIKE does not
@@ -33,7 +33,7 @@ depends_on: str | Sequence[str] | None = None
 
 log = logging.getLogger("alembic.runtime.migration")
 
-# The open statuses, sorted, exactly as models.desk_queries.open_clause() renders them.
+# The open statuses, sorted, exactly as models.storage.desk_queries.open_clause() renders them.
 OPEN = "status IN ('assigned', 'in_progress', 'needs_info', 'new', 'reopened')"
 
 FTS_TRIGGERS = {

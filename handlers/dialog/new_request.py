@@ -1,0 +1,459 @@
+"""Filing a request: category → subcategory → address → description → photos → phone → confirm.
+
+Every step has Back and Cancel. From the summary any field can be edited; after an edit the
+resident comes straight back to the summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.dialog.context import Context, Step
+from handlers.dialog.flow import goto, reask, step
+from handlers.formatting import category_name, when
+from handlers.i18n import Safe
+from handlers.types import Button, ButtonKind, Incoming, Keyboard, Kind
+from handlers.validation import (
+    Invalid,
+    normalize_phone,
+    validate_address,
+    validate_description,
+)
+from models.domain.deadlines.policy import policy_for
+from models.domain.lifecycle import card_refresh
+from models.domain.requests import NewRequest, submit_request
+from models.domain.tables import Request
+
+FLOW = (Step.CATEGORY, Step.SUBCATEGORY, Step.ADDRESS, Step.DESCRIPTION, Step.PHOTOS, Step.PHONE)
+EDITABLE = {
+    "category": Step.CATEGORY,
+    "address": Step.ADDRESS,
+    "description": Step.DESCRIPTION,
+    "photos": Step.PHOTOS,
+    "phone": Step.PHONE,
+}
+
+
+def _nav(ctx: Context) -> list[Button]:
+    return [ctx.button("nav.back", "nav:back"), ctx.button("nav.cancel", "nav:cancel")]
+
+
+def category_label(ctx: Context, code: str, sub: str | None = None) -> str:
+    return category_name(ctx.settings, ctx.lang, code, sub)
+
+
+async def start(ctx: Context) -> None:
+    ctx.data["draft"] = {}
+    await goto(ctx, Step.CATEGORY)
+
+
+def next_missing(ctx: Context) -> Step:
+    d = ctx.draft
+    cat = ctx.settings.category(d.get("category", ""))
+    if cat is None:
+        return Step.CATEGORY
+    if cat.subcategories and not d.get("subcategory"):
+        return Step.SUBCATEGORY
+    if not d.get("address"):
+        return Step.ADDRESS
+    if not d.get("description"):
+        return Step.DESCRIPTION
+    if not d.get("photos_done"):
+        return Step.PHOTOS
+    if not d.get("phone_done"):
+        return Step.PHONE
+    return Step.CONFIRM
+
+
+async def resume(ctx: Context) -> None:
+    await goto(ctx, next_missing(ctx))
+
+
+async def advance(ctx: Context) -> None:
+    """After a step is answered: the next unanswered one, or the summary when all are."""
+    await goto(ctx, next_missing(ctx))
+
+
+async def back(ctx: Context) -> None:
+    if ctx.in_editing() and ctx.step is not Step.SUBCATEGORY:
+        await goto(ctx, Step.CONFIRM)
+        return
+    i = FLOW.index(ctx.step)
+    prev = FLOW[i - 1] if i > 0 else Step.MENU
+    if prev is Step.SUBCATEGORY:
+        cat = ctx.settings.category(ctx.draft.get("category", ""))
+        if cat is None or not cat.subcategories:
+            prev = Step.CATEGORY
+    await goto(ctx, prev)
+
+
+async def cancel(ctx: Context) -> None:
+    ctx.data["draft"] = {}
+    ctx.say(ctx.t("new.cancelled"))
+    await goto(ctx, Step.MENU)
+
+
+async def navigate(ctx: Context, ev: Incoming) -> bool:
+    """Back / Cancel, common to every step of the flow."""
+    if ev.kind is Kind.BUTTON and ev.payload == "nav:back":
+        await back(ctx)
+        return True
+    if ev.kind is Kind.BUTTON and ev.payload == "nav:cancel":
+        await cancel(ctx)
+        return True
+    return False
+
+
+def keep_photo(ctx: Context, ev: Incoming) -> bool:
+    photos: list[str] = ctx.draft.setdefault("photos", [])
+    if len(photos) >= ctx.settings.limits.photos_max:
+        return False
+    photos.append(ev.photo)
+    return True
+
+
+TEXT_STEPS = (Step.ADDRESS, Step.DESCRIPTION)
+
+
+async def handled_commonly(ctx: Context, ev: Incoming) -> bool:
+    """Back, Cancel, and a photo sent before the photo step (kept; its caption still answers
+    a text step). True when the event needs nothing more from the step."""
+    if await navigate(ctx, ev):
+        return True
+    if ev.kind is not Kind.PHOTO:
+        return False
+    kept = keep_photo(ctx, ev)
+    if not kept:
+        ctx.hint("photos.limit", limit=ctx.settings.limits.photos_max)
+    if ev.text and ctx.step in TEXT_STEPS:
+        return False
+    if kept:
+        ctx.say(ctx.t("photos.kept_early"))
+    await reask(ctx)
+    return True
+
+
+def invalid_hint(ctx: Context, field: str, err: Invalid) -> None:
+    ctx.hint(f"error.{field}.{err.code}", limit=err.limit)
+
+
+# --- category and subcategory -------------------------------------------------------------
+
+
+async def ask_category(ctx: Context) -> None:
+    buttons = [
+        Button(category_label(ctx, c.code), f"cat:{c.code}") for c in ctx.settings.categories
+    ]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append(_nav(ctx))
+    ctx.say(ctx.t("new.category"), rows)
+
+
+@step(Step.CATEGORY, ask_category)
+async def on_category(ctx: Context, ev: Incoming) -> None:
+    if await handled_commonly(ctx, ev):
+        return
+    code = ev.payload.removeprefix("cat:") if ev.kind is Kind.BUTTON else ""
+    cat = ctx.settings.category(code)
+    if cat is None:
+        ctx.hint("hint.use_buttons")
+        await reask(ctx)
+        return
+    if ctx.draft.get("category") != code:
+        ctx.draft["subcategory"] = None
+    ctx.draft["category"] = code
+    if cat.subcategories:
+        await goto(ctx, Step.SUBCATEGORY)
+    else:
+        await advance(ctx)
+
+
+async def ask_subcategory(ctx: Context) -> None:
+    cat = ctx.settings.category(ctx.draft.get("category", ""))
+    if cat is None:
+        await goto(ctx, Step.CATEGORY)
+        return
+    rows = [[Button(s.name.get(ctx.lang), f"sub:{s.code}")] for s in cat.subcategories]
+    rows.append(_nav(ctx))
+    ctx.say(ctx.t("new.subcategory", category=category_label(ctx, cat.code)), rows)
+
+
+@step(Step.SUBCATEGORY, ask_subcategory)
+async def on_subcategory(ctx: Context, ev: Incoming) -> None:
+    if ev.kind is Kind.BUTTON and ev.payload == "nav:back":
+        await goto(ctx, Step.CATEGORY)
+        return
+    if await handled_commonly(ctx, ev):
+        return
+    cat = ctx.settings.category(ctx.draft.get("category", ""))
+    code = ev.payload.removeprefix("sub:") if ev.kind is Kind.BUTTON else ""
+    if cat is None or code not in {s.code for s in cat.subcategories}:
+        ctx.hint("hint.use_buttons")
+        await reask(ctx)
+        return
+    ctx.draft["subcategory"] = code
+    await advance(ctx)
+
+
+# --- address ------------------------------------------------------------------------------
+
+
+async def ask_address(ctx: Context) -> None:
+    ctx.say(
+        ctx.t("new.address"),
+        [
+            [ctx.button("new.send_location", "loc", ButtonKind.REQUEST_LOCATION)],
+            _nav(ctx),
+        ],
+        Keyboard.INPUT,
+    )
+
+
+@step(Step.ADDRESS, ask_address)
+async def on_address(ctx: Context, ev: Incoming) -> None:
+    if await handled_commonly(ctx, ev):
+        return
+    lim = ctx.settings.limits
+    if ev.kind is Kind.LOCATION and ev.latitude is not None and ev.longitude is not None:
+        if not ctx.settings.city.bbox.contains(ev.latitude, ev.longitude):
+            ctx.hint("error.address.outside_city", city=ctx.settings.city.name.get(ctx.lang))
+            await reask(ctx)
+            return
+        ctx.draft.update(
+            address=ctx.t("address.pin", lat=f"{ev.latitude:.5f}", lon=f"{ev.longitude:.5f}"),
+            lat=ev.latitude,
+            lon=ev.longitude,
+        )
+        await advance(ctx)
+        return
+    if ev.kind not in (Kind.TEXT, Kind.PHOTO):
+        ctx.hint("hint.address_expected")
+        await reask(ctx)
+        return
+    result = validate_address(ev.text, lim.address_min, lim.address_max)
+    if isinstance(result, Invalid):
+        invalid_hint(ctx, "address", result)
+        await reask(ctx)
+        return
+    ctx.draft.update(address=result, lat=None, lon=None)
+    await advance(ctx)
+
+
+# --- description --------------------------------------------------------------------------
+
+
+async def ask_description(ctx: Context) -> None:
+    lim = ctx.settings.limits
+    ctx.say(
+        ctx.t("new.description", min=lim.description_min, max=lim.description_max),
+        [_nav(ctx)],
+        Keyboard.INPUT,
+    )
+
+
+@step(Step.DESCRIPTION, ask_description)
+async def on_description(ctx: Context, ev: Incoming) -> None:
+    if await handled_commonly(ctx, ev):
+        return
+    if ev.kind not in (Kind.TEXT, Kind.PHOTO):
+        ctx.hint("hint.text_expected")
+        await reask(ctx)
+        return
+    lim = ctx.settings.limits
+    result = validate_description(ev.text, lim.description_min, lim.description_max)
+    if isinstance(result, Invalid):
+        invalid_hint(ctx, "description", result)
+        if result.code == "too_long":
+            ctx.hint("error.description.length_now", length=len(ev.text.strip()))
+        await reask(ctx)
+        return
+    ctx.draft["description"] = result
+    await advance(ctx)
+
+
+# --- photos -------------------------------------------------------------------------------
+
+
+async def ask_photos(ctx: Context) -> None:
+    count = len(ctx.draft.get("photos", []))
+    limit = ctx.settings.limits.photos_max
+    done = (
+        ctx.button("photos.done", "photos:done")
+        if count
+        else ctx.button("photos.skip", "photos:done")
+    )
+    text = ctx.n("photos.prompt", limit) if not count else ctx.n("photos.have", count, limit=limit)
+    ctx.say(text, [[done], _nav(ctx)], Keyboard.INPUT)
+
+
+@step(Step.PHOTOS, ask_photos)
+async def on_photos(ctx: Context, ev: Incoming) -> None:
+    if await navigate(ctx, ev):
+        return
+    if ev.kind is Kind.BUTTON and ev.payload == "photos:done":
+        ctx.draft["photos_done"] = True
+        ctx.draft.pop("photos_before_edit", None)  # the new set replaces the old one
+        await advance(ctx)
+        return
+    if ev.kind is not Kind.PHOTO:
+        ctx.hint("hint.photo_expected")
+        await reask(ctx)
+        return
+    limit = ctx.settings.limits.photos_max
+    if not keep_photo(ctx, ev):
+        ctx.hint("photos.limit", limit=limit)
+    count = len(ctx.draft["photos"])
+    if count >= limit:
+        ctx.draft["photos_done"] = True
+        ctx.draft.pop("photos_before_edit", None)
+        ctx.say(ctx.n("photos.full", count))
+        await advance(ctx)
+        return
+    await reask(ctx)
+
+
+# --- phone --------------------------------------------------------------------------------
+
+
+async def ask_phone(ctx: Context) -> None:
+    ctx.say(
+        ctx.t("new.phone"),
+        [
+            [ctx.button("new.share_phone", "contact", ButtonKind.REQUEST_CONTACT)],
+            [ctx.button("new.skip_phone", "phone:skip")],
+            _nav(ctx),
+        ],
+        Keyboard.INPUT,
+    )
+
+
+@step(Step.PHONE, ask_phone)
+async def on_phone(ctx: Context, ev: Incoming) -> None:
+    if await handled_commonly(ctx, ev):
+        return
+    if ev.kind is Kind.BUTTON and ev.payload == "phone:skip":
+        ctx.draft.update(phone=None, phone_done=True)
+        await advance(ctx)
+        return
+    if ev.kind is Kind.CONTACT and not ev.contact_is_own:
+        ctx.hint("error.phone.not_own")
+        await reask(ctx)
+        return
+    if ev.kind not in (Kind.CONTACT, Kind.TEXT):
+        ctx.hint("hint.phone_expected")
+        await reask(ctx)
+        return
+    result = normalize_phone(ev.phone if ev.kind is Kind.CONTACT else ev.text)
+    if isinstance(result, Invalid):
+        ctx.hint("error.phone.bad_phone")
+        await reask(ctx)
+        return
+    ctx.draft.update(phone=result, phone_done=True)
+    await advance(ctx)
+
+
+# --- summary and confirmation -------------------------------------------------------------
+
+
+def summary(ctx: Context, d: dict[str, Any]) -> str:
+    photos = len(d.get("photos", []))
+    return ctx.t(
+        "new.summary",
+        category=category_label(ctx, d.get("category", ""), d.get("subcategory")),
+        address=d.get("address", ""),
+        description=d.get("description", ""),
+        photos=Safe(ctx.n("summary.photos", photos)),
+        phone=d.get("phone") or ctx.t("summary.no_phone"),
+    )
+
+
+async def ask_confirm(ctx: Context) -> None:
+    ctx.draft["editing"] = False
+    # Back (or leaving) from "edit photos" without pressing Done keeps the photos there were.
+    if "photos_before_edit" in ctx.draft:
+        ctx.draft["photos"] = ctx.draft.pop("photos_before_edit")
+    ctx.say(summary(ctx, ctx.draft), [])
+    ctx.say(
+        ctx.t("new.confirm_question"),
+        [
+            [ctx.button("new.confirm", "confirm")],
+            [
+                ctx.button("edit.category", "edit:category"),
+                ctx.button("edit.address", "edit:address"),
+            ],
+            [
+                ctx.button("edit.description", "edit:description"),
+                ctx.button("edit.photos", "edit:photos"),
+            ],
+            [ctx.button("edit.phone", "edit:phone"), ctx.button("nav.cancel", "nav:cancel")],
+        ],
+    )
+
+
+@step(Step.CONFIRM, ask_confirm)
+async def on_confirm(ctx: Context, ev: Incoming) -> None:
+    if ev.kind is Kind.BUTTON and ev.payload == "nav:cancel":
+        await cancel(ctx)
+        return
+    if ev.kind is Kind.BUTTON and ev.payload.startswith("edit:"):
+        target = EDITABLE.get(ev.payload.removeprefix("edit:"))
+        if target is not None:
+            ctx.draft["editing"] = True
+            if target is Step.PHOTOS:
+                ctx.draft["photos_before_edit"] = ctx.draft.get("photos", [])
+                ctx.draft["photos"] = []
+            await goto(ctx, target)
+            return
+    if ev.kind is Kind.BUTTON and ev.payload == "confirm":
+        await submit(ctx)
+        return
+    if ev.kind is Kind.PHOTO and keep_photo(ctx, ev):
+        ctx.say(ctx.t("photos.added"))
+        await reask(ctx)
+        return
+    ctx.hint("hint.use_buttons")
+    await reask(ctx)
+
+
+async def submit(ctx: Context) -> None:
+    d = ctx.draft
+    if next_missing(ctx) is not Step.CONFIRM:  # a draft from an older version, or tampered
+        await resume(ctx)
+        return
+    department = ctx.settings.route(d["category"], d.get("subcategory"))
+
+    def prepare(req: Request) -> None:
+        req.priority = ctx.settings.priority_for(req.category, req.subcategory)
+        policy_for(ctx.settings).start(req, ctx.now)
+
+    req = await submit_request(
+        ctx.session,
+        ctx.resident,
+        NewRequest(
+            category=d["category"],
+            subcategory=d.get("subcategory"),
+            department=department,
+            address=d["address"],
+            latitude=d.get("lat"),
+            longitude=d.get("lon"),
+            description=d["description"],
+            photos=list(d.get("photos", [])),
+            phone=d.get("phone"),
+        ),
+        now=ctx.now,
+        prepare=prepare,
+    )
+    card_refresh(ctx.session, req, ctx.settings.desk_chats(department), now=ctx.now)
+    dept = ctx.settings.department(department)
+    ctx.data["draft"] = {}
+    assert req.deadline_at is not None
+    ctx.say(
+        ctx.t(
+            "new.submitted",
+            number=req.number,
+            department=dept.name.get(ctx.lang) if dept else department,
+        )
+        + "\n"
+        + ctx.t("new.expected", deadline=when(ctx.settings, ctx.lang, req.deadline_at))
+    )
+    await goto(ctx, Step.MENU)

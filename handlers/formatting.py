@@ -1,0 +1,48 @@
+"""How names, times and deadlines read in a message: one place for every channel and both
+audiences (residents in their language, staff in the desk's)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+from models.domain.base import as_utc
+from models.domain.city import CityConfig
+
+
+def category_name(config: CityConfig, lang: str, code: str, sub: str | None) -> str:
+    cat = config.category(code)
+    if cat is None:
+        return code
+    label = f"{cat.emoji} {cat.name.get(lang)}".strip()
+    for s in cat.subcategories:
+        if s.code == sub:
+            label += f" › {s.name.get(lang)}"
+    return label
+
+
+def department_name(config: CityConfig, lang: str, code: str) -> str:
+    dept = config.department(code)
+    return dept.name.get(lang) if dept else code
+
+
+def local_time(config: CityConfig, value: datetime) -> str:
+    """A time as staff read it in lists and cards: 03.12.2026 18:00, city time."""
+    return as_utc(value).astimezone(ZoneInfo(config.city.timezone)).strftime("%d.%m.%Y %H:%M")
+
+
+def when(config: CityConfig, lang: str, value: datetime) -> str:
+    """A date a person reads at a glance, e.g. "3 December, 18:00", with month names from
+    the locale (Babel)."""
+    tz = ZoneInfo(config.city.timezone)
+    return format_datetime(as_utc(value), "d MMMM, HH:mm", tzinfo=tz, locale=lang)
+
+
+def time_left(now: datetime, deadline: datetime) -> tuple[int, int]:
+    """(hours, minutes) until the deadline; negative hours when overdue."""
+    seconds = int((as_utc(deadline) - as_utc(now)).total_seconds())
+    sign = -1 if seconds < 0 else 1
+    hours, rest = divmod(abs(seconds), 3600)
+    return sign * hours, rest // 60

@@ -1,0 +1,103 @@
+"""The request card in department chats, in the staff's language: rendered when it is sent or
+edited, so it always shows the request as it is then."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from handlers.formatting import category_name, department_name, local_time
+from handlers.i18n import Safe, Translator
+from handlers.types import Button, Reply
+from models.domain.base import as_utc, utcnow
+from models.domain.city import CityConfig
+from models.domain.status import RULE, Clock, card_actions
+from models.domain.tables import EventKind, Request
+
+
+def card_buttons(tr: Translator, lang: str, req: Request) -> list[list[Button]]:
+    buttons = [
+        Button(tr.t(lang, f"card.{action}"), f"s:{action}:{req.id}")
+        for action in card_actions(req.status)
+    ]
+    return [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+
+
+async def load_card_request(session: AsyncSession, request_id: int) -> Request | None:
+    return (
+        await session.execute(
+            select(Request)
+            .where(Request.id == request_id)
+            .options(selectinload(Request.photos), selectinload(Request.events))
+        )
+    ).scalar_one_or_none()
+
+
+def deadline_line(
+    settings: CityConfig, tr: Translator, lang: str, req: Request, now: datetime
+) -> str:
+    """The deadline as staff need it: how long is left, how late it is, or that it waits."""
+    if req.deadline_at is None:
+        return "—"
+    due = local_time(settings, req.deadline_at)
+    clock = RULE[req.status].clock
+    if clock is Clock.PAUSED:
+        return tr.t(lang, "card.deadline_paused")
+    if clock is Clock.STOPPED:
+        return due
+    left = as_utc(req.deadline_at) - as_utc(now)
+    hours, minutes = divmod(int(abs(left.total_seconds())) // 60, 60)
+    key = "card.deadline_left" if left.total_seconds() >= 0 else "card.deadline_overdue"
+    return tr.t(lang, key, deadline=due, hours=hours, minutes=minutes)
+
+
+def render_card(
+    settings: CityConfig, tr: Translator, req: Request, now: datetime | None = None
+) -> Reply:
+    lang = settings.staff.language
+    now = now or utcnow()
+    last = next(
+        (e for e in reversed(req.events) if e.kind in (EventKind.STATUS, EventKind.REASSIGNED)),
+        None,
+    )
+    acted = ""
+    if last is not None:
+        who = (
+            tr.t(lang, "card.by_resident")
+            if last.actor.value == "resident"
+            else (last.actor_id or "—")
+        )
+        acted = tr.t(lang, "card.acted", who=who, when=local_time(settings, last.at))
+    text = tr.t(
+        lang,
+        "card.text",
+        number=req.number,
+        status=tr.t(lang, f"status.{req.status.value}"),
+        category=category_name(settings, lang, req.category, req.subcategory),
+        department=department_name(settings, lang, req.department),
+        address=req.address or "—",
+        description=req.description or "—",
+        photos=len(req.photos),
+        language=req.language,
+        phone=req.phone or tr.t(lang, "summary.no_phone"),
+        created=local_time(settings, req.created_at),
+        deadline=Safe(deadline_line(settings, tr, lang, req, now)),
+        priority=Safe(
+            tr.t(lang, f"card.priority.{req.priority}")
+            if req.priority in ("emergency", "high")
+            else ""
+        ),
+        acted=Safe(acted),
+        rating=Safe(tr.t(lang, "card.rating", rating=req.rating) if req.rating else ""),
+    )
+    return Reply(
+        text.strip(),
+        card_buttons(tr, lang, req),
+        photos=[p.file_ref for p in req.photos],
+        latitude=req.latitude,
+        longitude=req.longitude,
+        lang=lang,
+    )

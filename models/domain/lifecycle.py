@@ -1,0 +1,197 @@
+"""What staff and residents do to a request after it is filed: status changes, replies,
+reassignment, answers and feedback. Each records history and enqueues the notifications it
+causes in the caller's transaction, so either all of it happens or none."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.domain.deadlines.policy import DeadlinePolicy
+from models.domain.outbox import OutboxKind, enqueue
+from models.domain.status import RULE, TRANSITIONS, Status
+from models.domain.tables import Actor, EventKind, Request, RequestEvent, Resident
+
+
+class IllegalTransition(Exception):
+    def __init__(self, old: Status, new: Status) -> None:
+        super().__init__(f"{old} → {new}")
+        self.old, self.new = old, new
+
+
+def card_refresh(
+    session: AsyncSession, req: Request, chats: Sequence[str], *, now: datetime
+) -> None:
+    """Ask for the request's card in each desk chat to be posted or edited to its current state."""
+    for chat in chats:
+        enqueue(
+            session,
+            "telegram",
+            chat,
+            {"request_id": req.id},
+            kind=OutboxKind.CARD,
+            request_id=req.id,
+            now=now,
+        )
+
+
+def notify_desk(
+    session: AsyncSession,
+    req: Request,
+    chats: Sequence[str],
+    event: str,
+    *,
+    now: datetime,
+    **args: Any,
+) -> None:
+    """A message to the department chats (e.g. a resident's comment or answer)."""
+    for chat in chats:
+        enqueue(
+            session,
+            "telegram",
+            chat,
+            {"event": event, "number": req.number, "request_id": req.id, **args},
+            request_id=req.id,
+            now=now,
+        )
+
+
+async def resident_of(session: AsyncSession, req: Request) -> Resident | None:
+    """The resident to tell, unless they erased their data or cannot be reached."""
+    if req.resident_id is None:
+        return None
+    resident = await session.get(Resident, req.resident_id)
+    if resident is None or resident.external_id is None:
+        return None
+    return resident
+
+
+async def notify_resident(
+    session: AsyncSession, req: Request, event: str, *, now: datetime, **args: Any
+) -> bool:
+    resident = await resident_of(session, req)
+    if resident is None or resident.blocked_at is not None:
+        return False  # blocked the bot: nothing is sent until they write again
+    enqueue(
+        session,
+        resident.channel,
+        resident.external_id or "",
+        {
+            "event": event,
+            "number": req.number,
+            "request_id": req.id,
+            "lang": resident.language or req.language,
+            **args,
+        },
+        request_id=req.id,
+        now=now,
+    )
+    return True
+
+
+async def change_status(
+    session: AsyncSession,
+    req: Request,
+    new: Status,
+    *,
+    actor: Actor,
+    actor_id: str | None,
+    note: str | None,
+    now: datetime,
+    desk_chats: Sequence[str],
+    policy: DeadlinePolicy | None = None,
+) -> None:
+    old = req.status
+    if new not in TRANSITIONS[old]:
+        raise IllegalTransition(old, new)
+    req.status = new
+    req.updated_at = now
+    if policy is not None:
+        policy.on_status(req, old, new, now)
+    if new is Status.RESOLVED:
+        req.resolved_at = now
+    if RULE[new].final:
+        req.closed_at = now
+    if RULE[new].fresh_deadline:
+        req.resolved_at = None  # resolved again later, or not at all
+    session.add(
+        RequestEvent(
+            request_id=req.id,
+            kind=EventKind.STATUS,
+            actor=actor,
+            actor_id=actor_id,
+            old_status=old,
+            new_status=new,
+            text=note,
+            at=now,
+        )
+    )
+    resident = await resident_of(session, req)
+    if resident is not None:
+        if new is Status.NEEDS_INFO:
+            resident.awaiting_request_id = req.id
+        elif resident.awaiting_request_id == req.id:
+            resident.awaiting_request_id = None
+    if actor is not Actor.RESIDENT:
+        await notify_resident(session, req, "status", now=now, status=new.value, note=note)
+    card_refresh(session, req, desk_chats, now=now)
+
+
+async def staff_reply(
+    session: AsyncSession,
+    req: Request,
+    text: str,
+    *,
+    actor_id: str,
+    now: datetime,
+    desk_chats: Sequence[str],
+) -> None:
+    session.add(
+        RequestEvent(
+            request_id=req.id,
+            kind=EventKind.REPLY,
+            actor=Actor.STAFF,
+            actor_id=actor_id,
+            text=text,
+            at=now,
+        )
+    )
+    req.updated_at = now
+    await notify_resident(session, req, "reply", now=now, text=text)
+    card_refresh(session, req, desk_chats, now=now)
+
+
+async def reassign(
+    session: AsyncSession,
+    req: Request,
+    department: str,
+    *,
+    actor_id: str,
+    note: str | None,
+    now: datetime,
+    old_chats: Sequence[str],
+    new_chats: Sequence[str],
+) -> None:
+    """Route to another department; it receives the card, the old one sees it leave."""
+    old_department = req.department
+    old_status = req.status
+    req.department = department
+    req.status = RULE[req.status].reassigned_to or req.status
+    req.updated_at = now
+    session.add(
+        RequestEvent(
+            request_id=req.id,
+            kind=EventKind.REASSIGNED,
+            actor=Actor.STAFF,
+            actor_id=actor_id,
+            old_status=old_status,
+            new_status=req.status,
+            text=f"{old_department} → {department}" + (f": {note}" if note else ""),
+            at=now,
+        )
+    )
+    await notify_resident(session, req, "reassigned", now=now, department=department)
+    card_refresh(session, req, list(dict.fromkeys([*old_chats, *new_chats])), now=now)

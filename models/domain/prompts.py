@@ -1,0 +1,53 @@
+"""An action a staff member started and must finish with a text (a question, a resolution,
+a reason): their next message in that chat completes it. Kept in the database so a restart
+never leaves it half done."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String, delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.domain.base import Base, as_utc
+
+
+class StaffPrompt(Base):
+    __tablename__ = "staff_prompts"
+
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    action: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+async def open_prompt(
+    session: AsyncSession, chat_id: str, staff_id: int, action: str, request_id: int, now: datetime
+) -> None:
+    prompt = await session.get(StaffPrompt, (chat_id, staff_id))
+    if prompt is None:
+        prompt = StaffPrompt(chat_id=chat_id, staff_id=staff_id)
+        session.add(prompt)
+    prompt.action, prompt.request_id, prompt.created_at = action, request_id, now
+
+
+async def take_prompt(
+    session: AsyncSession, chat_id: str, staff_id: int, now: datetime, max_age_s: float = 900
+) -> StaffPrompt | None:
+    """The open prompt (removed as it is taken), unless it went stale."""
+    prompt = await session.get(StaffPrompt, (chat_id, staff_id))
+    if prompt is None:
+        return None
+    await session.delete(prompt)
+    if (now - as_utc(prompt.created_at)).total_seconds() > max_age_s:
+        return None
+    return prompt
+
+
+async def drop_prompt(session: AsyncSession, chat_id: str, staff_id: int) -> bool:
+    result = await session.execute(
+        delete(StaffPrompt).where(StaffPrompt.chat_id == chat_id, StaffPrompt.staff_id == staff_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,140 @@
+"""Residents and their dialog state."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Insert, Select, Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.domain.base import utcnow
+from models.domain.tables import Actor, DialogState, EventKind, Request, RequestEvent, Resident
+
+
+async def get_or_create_resident(
+    session: AsyncSession, channel: str, external_id: str, name: str = ""
+) -> Resident:
+    """The resident for a chat, created on first contact, locked for this transaction."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(Resident)
+        .values(
+            channel=channel, external_id=external_id, name=name[:128] or None, created_at=utcnow()
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+    )
+    stmt = select(Resident).where(Resident.channel == channel, Resident.external_id == external_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two updates from one person must not interleave; SQLite already serialises writers.
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one()
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """A resident's dialog state as stored: read as plain columns, written back with one
+    statement (no ORM bookkeeping on the path every message takes)."""
+
+    step: str
+    data: dict[str, Any]
+    offered: list[list[str]]
+
+
+async def resident_with_state(
+    session: AsyncSession, channel: str, external_id: str, name: str = ""
+) -> tuple[Resident, SavedState | None]:
+    """The resident (created on first contact) and their dialog state, in one query for the
+    common case, the resident row locked for this transaction."""
+    dialect = session.get_bind().dialect.name
+    params = {"channel": channel, "external_id": external_id}
+    row = (await session.execute(_resident_with_state(dialect), params)).one_or_none()
+    if row is not None:
+        resident, step, data, offered = row
+        state = None if step is None else SavedState(step, data or {}, offered or [])
+        return resident, state
+    return await get_or_create_resident(session, channel, external_id, name), None
+
+
+# The statements of the path every message takes are built once, with bound parameters:
+# building and hashing a statement cost more CPU than running it on SQLite.
+@functools.cache
+def _resident_with_state(dialect: str) -> Select[tuple[Resident, str, Any, Any]]:
+    stmt = (
+        select(Resident, DialogState.step, DialogState.data, DialogState.offered)
+        .outerjoin(DialogState, DialogState.resident_id == Resident.id)
+        .where(
+            Resident.channel == bindparam("channel"),
+            Resident.external_id == bindparam("external_id"),
+        )
+    )
+    if dialect == "postgresql":
+        stmt = stmt.with_for_update(of=Resident)
+    return stmt
+
+
+@functools.cache
+def _state_upsert(dialect: str) -> Insert:
+    table = cast(Table, DialogState.__table__)
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    columns = ("step", "data", "offered", "updated_at")
+    stmt = insert(table).values(
+        resident_id=bindparam("resident_id"),
+        **{c: bindparam(c, type_=table.c[c].type) for c in columns},
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.resident_id], set_={c: stmt.excluded[c] for c in columns}
+    )
+
+
+async def find_resident(session: AsyncSession, channel: str, external_id: str) -> Resident | None:
+    return (
+        await session.execute(
+            select(Resident).where(Resident.channel == channel, Resident.external_id == external_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def save_state(
+    session: AsyncSession,
+    resident_id: int,
+    step: str,
+    data: dict[str, object],
+    offered: list[list[str]],
+) -> None:
+    """Store the dialog state: one upsert, whether the resident had a state or not."""
+    params = {
+        "resident_id": resident_id,
+        "step": step,
+        "data": data,
+        "offered": offered,
+        "updated_at": utcnow(),
+    }
+    await session.execute(_state_upsert(session.get_bind().dialect.name), params)
+
+
+async def forget_resident(session: AsyncSession, resident: Resident) -> int:
+    """Erase personal data; keep the requests, anonymised, for the city's statistics.
+
+    Returns how many requests were anonymised.
+    """
+    result = await session.execute(
+        update(Request)
+        .where(Request.resident_id == resident.id)
+        .values(phone=None, resident_id=None)
+        .returning(Request.id)
+    )
+    ids = [row[0] for row in result]
+    for rid in ids:
+        session.add(RequestEvent(request_id=rid, kind=EventKind.ANONYMISED, actor=Actor.RESIDENT))
+    state = await session.get(DialogState, resident.id)
+    if state is not None:
+        await session.delete(state)
+    resident.external_id = None
+    resident.name = None
+    resident.phone = None
+    resident.forgotten_at = utcnow()
+    return len(ids)

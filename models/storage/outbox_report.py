@@ -1,0 +1,27 @@
+"""What admins see of the outbox: how much waits, and what could not be delivered."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.domain.outbox import OutboxMessage, OutboxStatus
+
+
+async def counts(session: AsyncSession) -> dict[OutboxStatus, int]:
+    rows = await session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    )
+    found = {status: int(n) for status, n in rows.all()}
+    return {status: found.get(status, 0) for status in OutboxStatus}
+
+
+async def recent_problems(session: AsyncSession, limit: int = 10) -> list[OutboxMessage]:
+    """The latest messages that failed or could not be delivered, newest first."""
+    rows = await session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.status.in_((OutboxStatus.FAILED, OutboxStatus.UNDELIVERABLE)))
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return list(rows.scalars())

@@ -1,0 +1,133 @@
+"""A resident files a request in Telegram, end to end: the fake Bot API server on 127.0.0.1,
+the real bot in polling and in webhook mode, a real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from models.domain.status import Status
+from models.domain.tables import Request
+from tests.fakes.telegram_server import FakeTelegramServer
+from tests.telegram_harness import Harness, running_bot
+
+USER = 555001
+
+
+@pytest.fixture
+async def srv() -> AsyncIterator[FakeTelegramServer]:
+    async with FakeTelegramServer() as server:
+        yield server
+
+
+async def file_request(h: Harness, user: int = USER) -> str:
+    s = h.srv
+    first = await h.step(user, s.message_update(user, "/start"))
+    assert "Choose your language" in first[0]
+    # The language's confirmation, the welcome and the menu: one message, not three.
+    [welcome] = await h.step(user, s.callback_update(user, "lang:en"))
+    assert "Language: English." in welcome and "What would you like to do?" in welcome
+    assert "New request" in str(s.sent_messages(user)[-1]["reply_markup"])
+    texts = await h.step(user, s.callback_update(user, "menu:new"))
+    assert "What is it about" in texts[0]
+    await h.step(user, s.callback_update(user, "cat:lighting"))
+    texts = await h.step(user, s.callback_update(user, "sub:light_off"))
+    assert "Where is the problem" in texts[0]
+    markup = s.sent_messages(user)[-1]["reply_markup"]
+    assert markup["keyboard"][0][0]["request_location"] is True  # the phone's location button
+    texts = await h.step(user, s.message_update(user, location=(47.9105, 33.3918)))
+    assert "Describe the problem" in texts[0]
+    await h.step(user, s.message_update(user, "Ліхтар не світить <b>тиждень</b> & більше"))
+    await h.step(user, s.message_update(user, photo=b"\xff\xd8jpeg-bytes"))
+    await h.step(user, s.message_update(user, "✅ Done"))  # the input keyboard sends its label
+    markup = s.sent_messages(user)[-1]["reply_markup"]
+    assert markup["keyboard"][0][0]["request_contact"] is True
+    summary = await h.step(user, s.message_update(user, contact=("+380671234567", user)), 2)
+    # What the resident typed is escaped: Telegram shows it as typed, never as markup.
+    assert "&lt;b&gt;тиждень&lt;/b&gt; &amp; більше" in summary[0]
+    assert s.sent_messages(user)[-2]["reply_markup"] == {"remove_keyboard": True}
+    [done] = await h.step(user, s.callback_update(user, "confirm"))
+    assert "New request" in str(s.sent_messages(user)[-1]["reply_markup"])  # and the menu
+    return done
+
+
+async def stored(sessions: async_sessionmaker[AsyncSession]) -> list[Request]:
+    async with sessions() as session:
+        return list((await session.execute(select(Request))).scalars())
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_resident_files_a_request_in_telegram(
+    mode: str,
+    srv: FakeTelegramServer,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    async with running_bot(srv, engine, sessions, settings, mode) as h:
+        confirmation = await file_request(h)
+        answers = srv.calls_of("answerCallbackQuery")
+        assert answers and all(c.ok for c in answers), "button spinners are stopped"
+        if mode == "webhook":  # …inside the webhook's HTTP answer: no extra Bot API call
+            assert all(c.via_webhook_response for c in answers)
+        menus = srv.calls_of("setMyCommands")
+        assert menus and all(c.ok for c in menus), [str(c) for c in menus]
+        resident_menu = [c["command"] for c in menus[0].params["commands"]]
+        assert "new" in resident_menu and "queue" not in resident_menu
+    rows = await stored(sessions)
+    assert len(rows) == 1
+    req = rows[0]
+    assert req.number in confirmation
+    assert (req.category, req.subcategory, req.department) == ("lighting", "light_off", "lighting")
+    assert req.channel == "telegram" and req.status is Status.NEW
+    assert req.phone == "+380671234567"
+    assert req.latitude == pytest.approx(47.9105) and req.longitude == pytest.approx(33.3918)
+    assert req.description == "Ліхтар не світить <b>тиждень</b> & більше"
+    # The text the resident typed came back escaped, never as markup Telegram would parse.
+    assert all(c.ok for c in srv.calls if c.method == "sendMessage"), [
+        str(c) for c in srv.calls if not c.ok
+    ]
+
+
+async def test_webhook_refuses_a_wrong_secret(
+    srv: FakeTelegramServer,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    async with running_bot(srv, engine, sessions, settings, "webhook") as h:
+        update = srv.message_update(USER, "/start")
+        update["update_id"] = 1
+        async with aiohttp.ClientSession() as http:
+            for headers in ({"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {}):
+                async with http.post(
+                    h.webhook_url + "/telegram/webhook", json=update, headers=headers
+                ) as resp:
+                    assert resp.status in (401, 403)
+        assert srv.sent_messages(USER) == []
+    async with sessions() as session:
+        from models.domain.tables import Resident
+
+        count = (await session.execute(select(func.count()).select_from(Resident))).scalar_one()
+    assert count == 0
+
+
+async def test_a_redelivered_update_is_handled_once(
+    srv: FakeTelegramServer,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    async with running_bot(srv, engine, sessions, settings, "webhook") as h:
+        update = srv.message_update(USER, "/start")
+        update["update_id"] = 4242
+        await h.step(USER, update)
+        assert (await srv.deliver_webhook(update)).status == 200  # Telegram re-sends it
+        await h.step(USER, srv.callback_update(USER, "lang:en"))
+        texts = h.bot_texts(USER)
+    assert sum("Choose your language" in t for t in texts) == 1
