@@ -20,6 +20,8 @@ from models.domain.tables import Request
 # Address text this long or longer is looked up in SQLite's FTS5 trigram table (a trigram is
 # three characters).
 TRIGRAM_MIN = 3
+# No stored address is longer (the column's size): longer text cannot be in one.
+ADDRESS_MAX = 500
 
 
 S = TypeVar("S", bound=Select[Any])
@@ -88,6 +90,10 @@ async def search(
     GIN index of migration 0005 (or reads the table where the extension could not be made).
     """
     stripped = text.strip()
+    if len(text) > ADDRESS_MAX or not text.isprintable():
+        # Text no address can hold (too long; NUL or other control characters, which SQLite's
+        # FTS5 and PostgreSQL refuse outright) finds nothing, and asks the database nothing.
+        return []
     if NUMBER_RE.match(stripped):
         condition: ColumnElement[bool] = Request.number == stripped
     elif phone:
@@ -141,14 +147,15 @@ def rare_trigrams(needle: str, pick: int = FTS_PICK) -> list[str]:
     numbers: list[tuple[int, int, str]] = []
     words: list[tuple[int, int, str]] = []
     rest: list[tuple[int, int, str]] = []
+    word_length = _word_lengths(needle)
     for i in range(len(needle) - 2):
         gram = needle[i : i + 3]
         inside = all(ch.isalnum() for ch in gram)
         digits = sum(ch.isdigit() for ch in gram)
         if digits:
             numbers.append((0 if inside else 3 - digits, i, gram))
-        elif inside and _word_length(needle, i) >= 5:
-            words.append((-_word_length(needle, i), i, gram))
+        elif inside and word_length[i] >= 5:
+            words.append((-word_length[i], i, gram))
         else:
             rest.append((0 if inside else 1, i, gram))
     chosen: list[tuple[int, str]] = []
@@ -172,14 +179,18 @@ def rare_trigrams(needle: str, pick: int = FTS_PICK) -> list[str]:
     return [g for _, g in chosen]
 
 
-def _word_length(text: str, at: int) -> int:
-    start = at
-    while start > 0 and text[start - 1].isalnum():
-        start -= 1
-    end = at
-    while end < len(text) and text[end].isalnum():
-        end += 1
-    return end - start
+def _word_lengths(text: str) -> list[int]:
+    """For each position, the length of the run of letters and digits it is in (0 outside
+    one); one pass, so a long word costs linear time (measuring each position's word anew was
+    quadratic: 4,000 characters took seconds of the event loop)."""
+    lengths = [0] * len(text)
+    start = 0
+    for i in range(len(text) + 1):
+        if i == len(text) or not text[i].isalnum():
+            for j in range(start, i):
+                lengths[j] = i - start
+            start = i + 1
+    return lengths
 
 
 async def _fts_rare_trigrams(

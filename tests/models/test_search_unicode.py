@@ -264,3 +264,36 @@ async def test_a_substring_in_other_letter_case_is_found(
             await session.execute(delete(Request).where(Request.number == "2026-999999"))
     async with sessions() as session:
         assert (await session.execute(select(func.count()).select_from(Request))).scalar() == 0
+
+
+async def test_text_no_address_can_hold_finds_nothing_and_never_fails(
+    sessions: Sessions, settings: Settings
+) -> None:
+    """/find with NUL bytes (refused by SQLite's FTS5 and by PostgreSQL) or one huge word
+    (the trigram picker was quadratic: 100 KB took over a minute of the event loop)."""
+    await file(sessions, settings, "вул. Соборності, 12")
+    for hostile in ("Соб\x00орн", "\x00\x00\x00", "a" * 4090, "я" * 100_000, "12\x07ab"):
+        assert await find(sessions, hostile) == []
+    assert await find(sessions, "соборності") == ["вул. Соборності, 12"]
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + " ,.-/ія", max_size=60))
+def test_rare_trigrams_are_trigrams_of_the_text(needle: str) -> None:
+    grams = rare_trigrams(needle)
+    assert len(grams) == len(set(grams)) <= 6
+    assert all(len(g) == 3 and g in needle for g in grams)
+
+
+@given(st.text(alphabet="ab1 ,", max_size=40))
+def test_each_position_knows_the_length_of_its_word(text_: str) -> None:
+    def naive(at: int) -> int:
+        if not text_[at].isalnum():
+            return 0
+        start = end = at
+        while start > 0 and text_[start - 1].isalnum():
+            start -= 1
+        while end < len(text_) and text_[end].isalnum():
+            end += 1
+        return end - start
+
+    assert desk_queries._word_lengths(text_) == [naive(i) for i in range(len(text_))]
