@@ -11,6 +11,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.__main__ import table
 from bench.common import median_of
 from bench.conversation import RunConfig, measure
@@ -57,6 +59,7 @@ def check_memory(result: dict[str, Any]) -> None:
     assert result["rss_mb_idle"] > 0
 
 
+@pytest.mark.slow
 async def test_every_benchmark_runs(tmp_path: Path) -> None:
     bot, echo, fanout, storage, memory = await asyncio.gather(
         measure("citybot", "webhook", "sqlite", TINY, workdir=tmp_path),

@@ -62,6 +62,7 @@ DIALOG = [
 ]
 
 
+@pytest.mark.slow
 def test_a_whole_dialog(tmp_path: Path) -> None:
     db = tmp_path / "terminal.sqlite3"
     out = run_chat(db, DIALOG)

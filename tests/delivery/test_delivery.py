@@ -124,6 +124,7 @@ def delivered(srv: FakeTelegramServer) -> Counter[tuple[int, str]]:
 # --- faults ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_every_message_arrives_once_through_429s_500s_and_slow_answers(
     srv: FakeTelegramServer, sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
@@ -344,6 +345,7 @@ async def kill(proc: asyncio.subprocess.Process) -> None:
     await proc.wait()
 
 
+@pytest.mark.slow
 async def test_a_worker_killed_mid_way_loses_nothing(
     srv: FakeTelegramServer,
     sessions: async_sessionmaker[AsyncSession],

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from models.domain.base import as_utc
-from models.domain.city import CityConfig
 from models.domain.deadlines.spans import (
     Span,
     WorkingHours,
@@ -19,6 +19,9 @@ from models.domain.deadlines.spans import (
     working_between,
 )
 from models.domain.status import RULE, Clock, Status
+
+if TYPE_CHECKING:
+    from models.domain.city import CityConfig
 from models.domain.tables import Request
 
 
