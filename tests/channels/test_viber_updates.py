@@ -3,18 +3,19 @@ Telegram server, the outbox delivers through the fake Viber server, in the resid
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.channels.telegram import TelegramSender
-from bot.channels.viber import ViberClient, ViberSender, decode_payload
+from bot.channels.telegram.channel import build as telegram_channel
+from bot.channels.viber.client import ViberClient
+from bot.channels.viber.render import decode_payload
+from bot.channels.viber.sender import ViberSender
 from bot.config import Settings
 from bot.delivery import Sender
-from bot.runner import delivering, run_polling, telegram_channel
+from bot.media import MediaStore
+from bot.runner import delivering, receiving
 from tests.desk_data import add_request
 from tests.desk_settings import ADMIN, desk_settings
 from tests.fakes.telegram_server import FakeTelegramServer
@@ -43,22 +44,15 @@ async def test_a_staff_action_in_telegram_reaches_the_viber_resident(
         sessions, cfg, resident=VIBER_RESIDENT, category="lighting", channel="viber", lang="uk"
     )
     app = make_app(tg, engine, sessions, cfg)
-    channel = telegram_channel(app)
+    channel = telegram_channel(app, MediaStore())
     senders: dict[str, Sender] = {
-        "telegram": TelegramSender(channel.bot, app.conversation.tr),
+        "telegram": channel.sender(),
         "viber": ViberSender(ViberClient(VIBER_TOKEN, vb.base_url, name="Контакт-центр")),
     }
-    async with delivering(app, senders):
-        task = asyncio.create_task(run_polling(app, channel))
-        try:
-            await tg.wait_for("getMe")
-            tg.push_update(tg.message_update(ADMIN, f"/resolve {req.number} Лампу замінено"))
-            calls = await vb.wait_for(lambda c: c.body.get("receiver") == VIBER_RESIDENT, 1, 10)
-        finally:
-            with contextlib.suppress(RuntimeError):
-                await channel.dispatcher.stop_polling()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 5)
+    async with delivering(app, senders), receiving(app, [channel]):
+        await tg.wait_for("getMe")
+        tg.push_update(tg.message_update(ADMIN, f"/resolve {req.number} Лампу замінено"))
+        calls = await vb.wait_for(lambda c: c.body.get("receiver") == VIBER_RESIDENT, 1, 10)
     message = calls[0].body
     assert "вирішено" in message["text"] and "Лампу замінено" in message["text"]
     payloads = {decode_payload(b["ActionBody"]) for b in message["keyboard"]["Buttons"]}
