@@ -88,10 +88,12 @@ async def run(app: App, channels: Sequence[Channel] | None = None) -> None:
     media = media_store(app)
     channels = build_channels(app, media) if channels is None else channels
     senders = {channel.name: channel.sender() for channel in channels}
+    # Receiving is entered first so that it ends last: the outbox's last sends go out before
+    # the channels close their HTTP sessions.
     async with (
+        receiving(app, channels) as loops,
         delivering(app, senders) as delivery,
         scheduling(jobs(app, delivery), app.settings),
-        receiving(app, channels) as loops,
     ):
         done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
         for loop in done:

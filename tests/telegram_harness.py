@@ -104,7 +104,7 @@ async def running_bot(
     app = make_app(srv, engine, sessions, settings)
     channel = telegram_channel(app, MediaStore())
     senders: dict[str, Sender] = {"telegram": channel.sender()}
-    async with delivering(app, senders) as delivery, receiving(app, [channel]):
+    async with receiving(app, [channel]), delivering(app, senders) as delivery:
         if mode == "webhook":
             await srv.wait_for("setWebhook")
             yield Harness(app, channel, delivery, srv, f"http://127.0.0.1:{port}")

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 from viberbot.api.viber_requests import create_request
 
+from bot.channels.base import Channel
 from bot.channels.telegram.channel import build as telegram_channel
 from bot.channels.viber.callbacks import parse_message, to_incoming
 from bot.channels.viber.client import (
@@ -353,7 +354,7 @@ async def test_viber_and_telegram_share_one_web_app(
             update={"viber_auth_token": SecretStr(TOKEN), "viber_api_base": srv.base_url}
         )
         media = MediaStore()
-        channels = [telegram_channel(app, media), viber_channel(app, media)]
+        channels: list[Channel] = [telegram_channel(app, media), viber_channel(app, media)]
         async with receiving(app, channels):
             status, answer = await srv.post_callback(
                 f"http://127.0.0.1:{port}/viber/webhook", cb.conversation_started(USER)
