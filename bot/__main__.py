@@ -11,17 +11,18 @@ import sys
 from collections.abc import Sequence
 
 from bot.app import App, build_app, database_url
+from bot.channels.base import ChannelCommand, CliCommand
 from bot.config import ConfigError, Env, load_settings
 from models.storage.engine import create_engine
 from models.storage.migrate import upgrade
 
 
-async def _run() -> None:
+async def _run(env: Env, only: ChannelCommand | None, args: argparse.Namespace) -> None:
     from bot import runner
 
-    app: App = await build_app()
+    app: App = await build_app(env)
     try:
-        await runner.run(app)
+        await runner.run(app, None if only is None else [only(app, args)])
     finally:
         await app.close()
 
@@ -64,11 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_migrate())
             print("database is up to date")
         elif args.command == "run":
-            asyncio.run(_run())
+            asyncio.run(_run(env, None, args))
+        elif getattr(args, "command_channel", None) is not None:
+            asyncio.run(_run(env, args.command_channel, args))
         else:
-            settings = load_settings(env.config_path)
-            code: int = asyncio.run(args.command_handler(args, env, settings))
-            return code
+            handler: CliCommand = args.command_handler
+            return asyncio.run(handler(args, env, load_settings(env.config_path)))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.app import App
 from bot.channels.base import Channel
 from bot.channels.registry import CHANNELS, enabled_specs
+from bot.config import ConfigError
 from bot.delivery import Delivery, Sender
 from bot.media import MediaStore
 from bot.scheduler import scheduling
@@ -77,16 +78,27 @@ async def receiving(
         if server is not None:
             await server.cleanup()  # no new webhook calls; those under way are answered
         for channel in channels:
-            await channel.stop()
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("%s did not stop cleanly", channel.name)
         for loop in loops:
-            with contextlib.suppress(asyncio.CancelledError):
+            if loop.done():
+                continue  # its end is what stopped the bot: the caller has its outcome
+            try:
                 await asyncio.wait_for(loop, 5)
+            except (asyncio.CancelledError, TimeoutError):
+                pass
+            except Exception:
+                log.exception("%s failed while stopping", loop.get_name())
 
 
 async def run(app: App, channels: Sequence[Channel] | None = None) -> None:
     """Until a channel's loop ends (the terminal chat's /quit) or the process is stopped."""
     media = media_store(app)
     channels = build_channels(app, media) if channels is None else channels
+    if not channels:
+        raise ConfigError("no channel is enabled")
     senders = {channel.name: channel.sender() for channel in channels}
     # Receiving is entered first so that it ends last: the outbox's last sends go out before
     # the channels close their HTTP sessions.

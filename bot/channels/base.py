@@ -9,9 +9,9 @@ in ``bot.config.Settings``; no other channel, the runner and the outbox stay as 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -55,8 +55,11 @@ class Channel(Protocol):
         ...
 
 
-# A channel's own command line verb: ``python -m bot <verb> …``; returns the exit code.
-CliCommand = Callable[[argparse.Namespace, Env, Settings], Awaitable[int]]
+# A channel's own command line verb, ``python -m bot <verb> …``, sets one of these defaults:
+# ``command_handler``, a CliCommand that returns the exit code, or ``command_channel``, a
+# ChannelCommand whose channel the bot then runs alone (``python -m bot chat``).
+CliCommand = Callable[[argparse.Namespace, Env, Settings], Coroutine[Any, Any, int]]
+ChannelCommand = Callable[["App", argparse.Namespace], Channel]
 
 
 @dataclass(frozen=True)
@@ -72,4 +75,4 @@ class ChannelSpec:
     media_root: Callable[[Settings], str] | None = None
     """The folder where the channel keeps the pictures residents send (``bot.media``)."""
     add_cli: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] | None = None
-    """Adds the channel's own verbs to ``python -m bot``; each sets ``command_handler``."""
+    """Adds the channel's own verbs to ``python -m bot`` (see ``CliCommand``)."""

@@ -13,7 +13,6 @@ from bot.app import App
 from bot.channels.base import ChannelSpec
 from bot.channels.terminal.chat import CHANNEL, TerminalChat
 from bot.channels.terminal.sender import TerminalSender
-from bot.config import Env, Settings
 from bot.media import MediaStore
 
 FALLBACK_NOTICE = (
@@ -56,23 +55,14 @@ def build(app: App, media: MediaStore) -> TerminalChannel:
     return TerminalChannel(app, notice=True)
 
 
-async def _chat_command(args: argparse.Namespace, env: Env, settings: Settings) -> int:
-    # Imported here: the runner imports the registry, which imports this module.
-    from bot.app import build_app
-    from bot.runner import run
-
-    app = await build_app(env)
-    try:
-        await run(app, [TerminalChannel(app, args.user)])
-    finally:
-        await app.close()
-    return 0
+def _chat(app: App, args: argparse.Namespace) -> TerminalChannel:
+    return TerminalChannel(app, args.user)
 
 
 def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     chat = sub.add_parser("chat", help="talk to the bot in this terminal, as a resident")
     chat.add_argument("--user", default=os.environ.get("USER", "local"), help="resident id")
-    chat.set_defaults(command_handler=_chat_command)
+    chat.set_defaults(command_channel=_chat)
 
 
 TERMINAL = ChannelSpec(
