@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from bot.app import App, build_app, database_url
 from bot.channels.base import ChannelCommand, CliCommand
+from bot.channels.registry import CHANNELS, enabled_specs
 from bot.config import ConfigError, Env, load_settings
 from models.storage.engine import create_engine
 from models.storage.migrate import upgrade
@@ -36,8 +37,6 @@ async def _migrate() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bot.channels.registry import CHANNELS, enabled_specs
-
     parser = argparse.ArgumentParser(prog="python -m bot", description="citybot")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the bot (Telegram if TELEGRAM_BOT_TOKEN is set, else chat)")

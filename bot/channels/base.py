@@ -46,8 +46,8 @@ class Channel(Protocol):
         ...
 
     async def run(self) -> None:
-        """Receive in a loop of its own until stopped (polling, the terminal); channels that
-        only answer webhooks return at once."""
+        """Receive until stopped: polling, the terminal's prompt; a channel that only answers
+        webhooks just waits for ``stop``. The bot stops when any channel's ``run`` returns."""
         ...
 
     async def stop(self) -> None:
