@@ -53,11 +53,12 @@ MakeUpdate = Callable[[BenchServer, int], Update]
 
 ADDRESS = "вул. Соборності, 12, під'їзд 3"
 DESCRIPTION = "Не працює ліфт у під'їзді третій день, мешканці 9 поверху не можуть вийти з дому"
-# What each step of the dialog produces when nothing went wrong (bot/channels/telegram.py):
-# the language choice sends the greeting, the help line and the menu; the phone step's answer
-# removes the phone keyboard in one message and shows the summary's buttons in another
-# (Reply.remove_input_keyboard → TelegramChannel.send_one); the confirmation answers with the
-# number, then the menu. Checked against the running bot by :func:`calibrate`.
+# What each step of the dialog produces when nothing went wrong
+# (bot/channels/telegram/channel.py): the language choice sends the greeting, the help line and
+# the menu; the phone step's answer removes the phone keyboard in one message and shows the
+# summary's buttons in another (Reply.remove_input_keyboard → TelegramChannel.send_one); the
+# confirmation answers with the number, then the menu. Checked against the running bot by
+# :func:`calibrate`.
 DEFAULT_EXPECT = (1, 1, 1, 1, 1, 1, 1, 2, 1)
 
 

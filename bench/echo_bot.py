@@ -26,9 +26,9 @@ from aiohttp import web
 
 def make() -> tuple[Bot, Dispatcher]:
     if os.environ.get("ECHO_PIN_RESPONSE_MODELS"):
-        # citybot's one framework-level fix (bot/channels/telegram.py), to see what the echo bot
-        # would do with it; off by default, so the reference stays bare aiogram.
-        from bot.channels.telegram import pin_response_models
+        # citybot's one framework-level fix (bot/channels/telegram/client.py), to see what the
+        # echo bot would do with it; off by default, so the reference stays bare aiogram.
+        from bot.channels.telegram.client import pin_response_models
 
         pin_response_models()
     session = AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_BASE"]))

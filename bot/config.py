@@ -10,61 +10,26 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from bot.channels.telegram.settings import PUBLIC_TELEGRAM_API, TelegramSettings
+from bot.channels.viber.settings import PUBLIC_VIBER_API, ViberSettings
 from models.domain.city import LANGUAGES, CityConfig, StrictModel
 
-__all__ = ["LANGUAGES", "ConfigError", "Env", "Settings", "load_settings", "parse_settings"]
+__all__ = [
+    "LANGUAGES",
+    "ConfigError",
+    "DeliverySettings",
+    "Env",
+    "Settings",
+    "TelegramSettings",
+    "ViberSettings",
+    "load_settings",
+    "parse_settings",
+]
 
 DEFAULT_CONFIG_PATH = "bot.toml"
-PUBLIC_TELEGRAM_API = "https://api.telegram.org"
-PUBLIC_VIBER_API = "https://chatapi.viber.com/pa"
-
-
-class TelegramSettings(StrictModel):
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str = ""  # public https URL Telegram calls, e.g. https://bot.city.gov.ua
-    webhook_path: str = "/telegram/webhook"
-    listen_host: str = "127.0.0.1"
-    listen_port: int = Field(8080, ge=1, le=65535)
-
-    @model_validator(mode="after")
-    def _webhook_needs_url(self) -> TelegramSettings:
-        if self.mode == "webhook" and not self.webhook_url.startswith("https://"):
-            raise ValueError("telegram.webhook_url: webhook mode needs the public https:// URL")
-        if not self.webhook_path.startswith("/"):
-            raise ValueError("telegram.webhook_path: must start with /")
-        return self
-
-
-class ViberSettings(StrictModel):
-    """The Viber bot (only webhooks exist in Viber): it is on when VIBER_AUTH_TOKEN is set.
-
-    It listens on telegram.listen_host/listen_port, in the same web server as Telegram's
-    webhook when both run.
-    """
-
-    name: Annotated[str, Field(min_length=1, max_length=28)] = "Contact center"  # sender name
-    avatar: str = ""  # URL of the sender's picture (≤100 KB), optional
-    webhook_url: str = ""  # public https URL Viber calls, e.g. https://bot.city.gov.ua
-    webhook_path: str = "/viber/webhook"
-    # Sent with every message. location-picker / share-phone buttons need API level 3 at
-    # least; clients older than this level are asked by Viber to update.
-    min_api_version: int = Field(7, ge=3)
-    media_dir: str = "data/media"  # where residents' photos are kept (Viber's URLs expire)
-
-    @model_validator(mode="after")
-    def _https(self) -> ViberSettings:
-        if self.webhook_url and not self.webhook_url.startswith("https://"):
-            raise ValueError("viber.webhook_url: Viber calls only a public https:// URL")
-        if not self.webhook_path.startswith("/"):
-            raise ValueError("viber.webhook_path: must start with /")
-        return self
-
-    def full_webhook_url(self) -> str:
-        return self.webhook_url.rstrip("/") + self.webhook_path if self.webhook_url else ""
 
 
 class DeliverySettings(StrictModel):
@@ -89,9 +54,15 @@ class Settings(CityConfig):
     delivery: DeliverySettings = DeliverySettings()
     database_path: str = "data/citybot.sqlite3"
 
+    def web_server(self) -> tuple[str, int]:
+        """Where the bot's one web server (every channel's webhook) listens: bot.toml has
+        always named it in [telegram]."""
+        return self.telegram.listen_host, self.telegram.listen_port
+
 
 class Env(BaseModel):
-    """Secrets and URLs: only from the environment, never from the repo."""
+    """Secrets and URLs: only from the environment, never from the repo. Each channel reads
+    its own variables here (``ChannelSpec.enabled``, its factory); nothing else does."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.channels.telegram import TelegramSender, make_bot
+from bot.channels.telegram.client import make_bot
+from bot.channels.telegram.sender import TelegramSender
 from bot.config import load_settings
 from bot.delivery import Delivery, Sender
 from handlers.i18n import translator

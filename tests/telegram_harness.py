@@ -3,21 +3,21 @@ in polling or webhook mode, over real HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import App
-from bot.channels.telegram import TelegramChannel, TelegramSender
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.channel import build as telegram_channel
 from bot.config import Env, Settings
 from bot.delivery import Delivery, Sender
-from bot.runner import delivering, run_polling, telegram_channel, webhook_app
+from bot.media import MediaStore
+from bot.runner import delivering, receiving
 from handlers.desk.engine import StaffDesk
 from handlers.dialog.conversation import Conversation
 from tests.fakes.telegram_server import FakeTelegramServer
@@ -102,26 +102,12 @@ async def running_bot(
         )
         settings = settings.model_copy(update={"telegram": tg})
     app = make_app(srv, engine, sessions, settings)
-    channel = telegram_channel(app)
-    senders: dict[str, Sender] = {"telegram": TelegramSender(channel.bot, app.conversation.tr)}
-    async with delivering(app, senders) as delivery:
+    channel = telegram_channel(app, MediaStore())
+    senders: dict[str, Sender] = {"telegram": channel.sender()}
+    async with receiving(app, [channel]), delivering(app, senders) as delivery:
         if mode == "webhook":
-            runner = web.AppRunner(webhook_app(app, channel))
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
             await srv.wait_for("setWebhook")
-            try:
-                yield Harness(app, channel, delivery, srv, f"http://127.0.0.1:{port}")
-            finally:
-                await runner.cleanup()
-                await channel.bot.session.close()
+            yield Harness(app, channel, delivery, srv, f"http://127.0.0.1:{port}")
         else:
-            task = asyncio.create_task(run_polling(app, channel))
             await srv.wait_for("getMe")
-            try:
-                yield Harness(app, channel, delivery, srv)
-            finally:
-                with contextlib.suppress(RuntimeError):
-                    await channel.dispatcher.stop_polling()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(task, 5)
+            yield Harness(app, channel, delivery, srv)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.channels.terminal import CHANNEL, TerminalChat
+from bot.channels.terminal.chat import CHANNEL, TerminalChat
 from bot.config import Settings
 from handlers.dialog.conversation import Conversation
 from handlers.i18n import to_plain, translator

@@ -20,31 +20,38 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 from viberbot.api.viber_requests import create_request
 
-from bot.channels.viber import (
-    COLUMNS,
-    KEYBOARD_BUTTONS,
+from bot.channels.base import Channel
+from bot.channels.telegram.channel import build as telegram_channel
+from bot.channels.viber.callbacks import parse_message, to_incoming
+from bot.channels.viber.client import (
     MESSAGE_LIMIT,
-    PAYLOAD_MARKER,
-    TEXT_LIMIT,
     NotSubscribed,
-    ViberChannel,
     ViberClient,
     ViberError,
-    ViberSender,
+    message_size,
+)
+from bot.channels.viber.render import (
+    COLUMNS,
+    KEYBOARD_BUTTONS,
+    PAYLOAD_MARKER,
+    TEXT_LIMIT,
     decode_payload,
     encode_payload,
     layout,
-    message_size,
-    parse_message,
     render_keyboards,
     render_replies,
     render_reply,
     split_text,
-    to_incoming,
 )
-from bot.config import ConfigError, Env, Settings, ViberSettings, parse_settings
+from bot.channels.viber.sender import ViberSender
+from bot.channels.viber.settings import ViberSettings
+from bot.channels.viber.spec import build as viber_channel
+from bot.channels.viber.spec import viber_webhook
+from bot.channels.viber.webhook import ViberChannel
+from bot.config import ConfigError, Env, Settings, parse_settings
 from bot.delivery import PermanentFailure, RecipientGone, TemporaryFailure
-from bot.runner import telegram_channel, viber_app, viber_channel, viber_webhook, webhook_app
+from bot.media import MediaStore
+from bot.runner import receiving
 from handlers.dialog.conversation import Conversation
 from handlers.types import Button, ButtonKind, Keyboard, Kind, Reply
 from models.domain.tables import Request, Resident, SeenUpdate
@@ -113,7 +120,9 @@ async def start_bot(
     srv: FakeViberServer, conversation: Conversation, vb: ViberSettings, **kw: Any
 ) -> tuple[ViberBot, web.AppRunner]:
     channel = ViberChannel(make_client(srv), conversation, conversation.tr, vb, **kw)
-    runner = web.AppRunner(viber_app(channel))
+    web_app = web.Application()
+    channel.mount(web_app)
+    runner = web.AppRunner(web_app)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -344,22 +353,15 @@ async def test_viber_and_telegram_share_one_web_app(
         app.env = app.env.model_copy(
             update={"viber_auth_token": SecretStr(TOKEN), "viber_api_base": srv.base_url}
         )
-        channel = telegram_channel(app)
-        viber = viber_channel(app)
-        assert viber is not None
-        runner = web.AppRunner(webhook_app(app, channel, viber))
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        try:
+        media = MediaStore()
+        channels: list[Channel] = [telegram_channel(app, media), viber_channel(app, media)]
+        async with receiving(app, channels):
             status, answer = await srv.post_callback(
                 f"http://127.0.0.1:{port}/viber/webhook", cb.conversation_started(USER)
             )
             assert status == 200 and "Choose your language" in answer["text"]
             update = tg_srv.message_update(777, "/start")
             assert (await tg_srv.deliver_webhook(update)).status == 200
-        finally:
-            await runner.cleanup()
-            await channel.bot.session.close()
 
 
 # --- the HTTP client and the outbox's sender ------------------------------------------------

@@ -6,20 +6,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.channels.telegram import TelegramSender
-from bot.channels.viber import ViberClient, ViberSender, decode_payload
+from bot.channels.telegram.channel import build as telegram_channel
+from bot.channels.viber.client import ViberClient
+from bot.channels.viber.render import decode_payload
+from bot.channels.viber.sender import ViberSender
+from bot.channels.viber.webhook import ViberChannel
 from bot.config import Settings
 from bot.delivery import Sender
-from bot.runner import delivering, run_polling, telegram_channel
+from bot.media import MediaStore
+from bot.runner import build_channels, delivering, receiving, run
+from tests.channels.test_viber import JPEG, ViberBot, file_request
 from tests.desk_data import add_request
-from tests.desk_settings import ADMIN, desk_settings
+from tests.desk_settings import ADMIN, LIGHTING_CHAT, desk_settings
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.fakes.viber_server import TOKEN as VIBER_TOKEN
-from tests.fakes.viber_server import FakeViberServer
+from tests.fakes.viber_server import FakeViberServer, free_port
 from tests.telegram_harness import make_app
 
 VIBER_RESIDENT = "01234567890A=="
@@ -43,23 +50,70 @@ async def test_a_staff_action_in_telegram_reaches_the_viber_resident(
         sessions, cfg, resident=VIBER_RESIDENT, category="lighting", channel="viber", lang="uk"
     )
     app = make_app(tg, engine, sessions, cfg)
-    channel = telegram_channel(app)
-    senders: dict[str, Sender] = {
-        "telegram": TelegramSender(channel.bot, app.conversation.tr),
-        "viber": ViberSender(ViberClient(VIBER_TOKEN, vb.base_url, name="Контакт-центр")),
-    }
-    async with delivering(app, senders):
-        task = asyncio.create_task(run_polling(app, channel))
-        try:
+    channel = telegram_channel(app, MediaStore())
+    client = ViberClient(VIBER_TOKEN, vb.base_url, name="Контакт-центр")
+    senders: dict[str, Sender] = {"telegram": channel.sender(), "viber": ViberSender(client)}
+    try:
+        async with receiving(app, [channel]), delivering(app, senders):
             await tg.wait_for("getMe")
             tg.push_update(tg.message_update(ADMIN, f"/resolve {req.number} Лампу замінено"))
             calls = await vb.wait_for(lambda c: c.body.get("receiver") == VIBER_RESIDENT, 1, 10)
-        finally:
-            with contextlib.suppress(RuntimeError):
-                await channel.dispatcher.stop_polling()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, 5)
+    finally:
+        await client.close()
     message = calls[0].body
     assert "вирішено" in message["text"] and "Лампу замінено" in message["text"]
     payloads = {decode_payload(b["ActionBody"]) for b in message["keyboard"]["Buttons"]}
     assert payloads == {f"fb:yes:{req.id}", f"fb:no:{req.id}"}  # "Is it fixed?" in Viber too
+
+
+async def test_a_viber_residents_photo_reaches_the_department_card_in_telegram(
+    servers: tuple[FakeTelegramServer, FakeViberServer],
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """Regression: with ``[viber] media_dir`` not the default, the photo a resident sent in
+    Viber silently vanished from the card the department gets in Telegram."""
+    tg, vb = servers
+    port = free_port()
+    media_dir = tmp_path / "elsewhere" / "photos"
+    cfg = desk_settings(settings)
+    cfg = cfg.model_copy(
+        update={
+            "telegram": cfg.telegram.model_copy(update={"listen_port": port}),
+            "viber": cfg.viber.model_copy(
+                update={
+                    "media_dir": str(media_dir),
+                    "name": "Kryvyi Rih 1520",
+                    "webhook_url": "https://bot.example.org",
+                }
+            ),
+        }
+    )
+    app = make_app(tg, engine, sessions, cfg)
+    app.env = app.env.model_copy(
+        update={"viber_auth_token": SecretStr(VIBER_TOKEN), "viber_api_base": vb.base_url}
+    )
+    channels = build_channels(app)
+    [viber] = [c for c in channels if isinstance(c, ViberChannel)]
+    running = asyncio.create_task(run(app, channels))
+    try:
+        await tg.wait_for("getMe")
+        resident = ViberBot(viber, vb, f"http://127.0.0.1:{port}/viber/webhook", media_dir)
+        await file_request(resident)
+        [card] = await tg.wait_for(
+            lambda c: (
+                c.ok
+                and c.method in ("sendPhoto", "sendMediaGroup")
+                and str(c.params.get("chat_id")) == str(LIGHTING_CHAT)
+            ),
+            1,
+            10,
+        )
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    [upload] = card.files.values()
+    assert upload.data == JPEG

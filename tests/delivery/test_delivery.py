@@ -25,7 +25,8 @@ from aiogram.enums import ParseMode
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.telegram import TelegramSender, make_bot
+from bot.channels.telegram.client import make_bot
+from bot.channels.telegram.sender import TelegramSender
 from bot.config import Settings
 from bot.delivery import Delivery, Sender
 from handlers.dialog.conversation import Conversation

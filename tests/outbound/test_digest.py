@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.channels.telegram import TelegramSender, make_bot
+from bot.channels.telegram.client import make_bot
+from bot.channels.telegram.sender import TelegramSender
 from bot.config import Settings
 from bot.delivery import Delivery
 from handlers.i18n import to_plain, translator

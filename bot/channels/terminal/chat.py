@@ -101,25 +101,3 @@ class TerminalChat:
             if parsed.kind is Kind.TEXT and not parsed.text:
                 continue
             self.render(await self.handle(parsed))
-
-
-class TerminalSender:
-    """Notifications (a department's answer, a status change) appear in the terminal chat."""
-
-    def __init__(self, chat: TerminalChat) -> None:
-        self.chat = chat
-
-    def is_group(self, recipient: str) -> bool:
-        return False
-
-    async def send(self, recipient: str, reply: Reply) -> str:
-        if recipient == self.chat.user_id:
-            self.chat.write("\n🔔")
-            self.chat.render([reply])
-        return "0"
-
-    async def send_card(self, recipient: str, reply: Reply) -> str:
-        return await self.send(recipient, reply)
-
-    async def edit(self, recipient: str, message_id: str, reply: Reply) -> None:
-        await self.send(recipient, reply)

@@ -1,0 +1,293 @@
+"""The Telegram channel (aiogram 3): updates → ``Incoming``, ``Reply`` → Bot API calls; by
+polling or on the bot's web server, as ``[telegram] mode`` says."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from contextlib import suppress
+from dataclasses import replace
+from datetime import timedelta
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.enums import ChatType
+from aiogram.methods import AnswerCallbackQuery, SendMessage
+from aiogram.types import (
+    CallbackQuery,
+    ForceReply,
+    FSInputFile,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardRemove,
+    ReplyParameters,
+    Update,
+)
+from aiogram.webhook.aiohttp_server import setup_application
+from aiohttp import web
+
+from bot.app import App
+from bot.channels.base import ChannelSpec
+from bot.channels.telegram.client import make_bot
+from bot.channels.telegram.commands import forget_commands, register_commands
+from bot.channels.telegram.json_session import JsonAnswerHandler
+from bot.channels.telegram.render import CAPTION_LIMIT, Markup, coalesce, render_markup, split_text
+from bot.channels.telegram.sender import TelegramSender
+from bot.channels.telegram.settings import token
+from bot.channels.telegram.updates import CHANNEL, addressed, to_incoming
+from bot.config import Env
+from bot.media import MediaStore
+from handlers.types import Incoming, Kind, Reply
+from models.domain.base import utcnow
+from models.domain.staff import list_staff
+from models.storage.dedupe import forget_seen_before
+
+log = logging.getLogger(__name__)
+
+# Telegram keeps undelivered updates for 24 hours; remembering them a little longer suffices.
+SEEN_UPDATES_KEPT = timedelta(hours=48)
+
+
+class TelegramChannel:
+    """Residents talk to the conversation core in private chats; staff use the desk in private
+    chats and in their department's group, where residents' dialogs never run."""
+
+    name = CHANNEL
+
+    def __init__(self, app: App, bot: Bot, media: MediaStore | None = None) -> None:
+        self.app = app
+        self.bot = bot
+        self.conversation = app.conversation
+        self.tr = app.conversation.tr
+        self.settings = app.settings.telegram
+        self.desk = app.desk
+        self.media = media or MediaStore()
+        self.desk.on_staff_change = self._staff_changed
+        # No aiogram FSM: the conversation keeps its own state in the database.
+        self.dispatcher = Dispatcher(disable_fsm=True)
+        self.dispatcher.include_router(self._router())
+        self._sender = TelegramSender(bot, self.tr, self.media)
+        self._stopped = asyncio.Event()
+
+    @property
+    def webhook(self) -> bool:
+        return self.settings.mode == "webhook"
+
+    # -- the Channel contract
+
+    def sender(self) -> TelegramSender:
+        return self._sender
+
+    def mount(self, web_app: web.Application) -> bool:
+        if not self.webhook:
+            return False
+        secret = self.app.env.telegram_webhook_secret
+        JsonAnswerHandler(
+            dispatcher=self.dispatcher,
+            bot=self.bot,
+            # Handled before answering, so a method the handler returns (the callback answer)
+            # rides in the HTTP response instead of costing a Bot API call.
+            handle_in_background=False,
+            secret_token=secret.get_secret_value() if secret else None,
+        ).register(web_app, path=self.settings.webhook_path)
+        setup_application(web_app, self.dispatcher, bot=self.bot)
+        return True
+
+    async def start(self) -> None:
+        async with self.app.sessions() as session, session.begin():
+            await forget_seen_before(session, utcnow() - SEEN_UPDATES_KEPT)
+        async with self.app.sessions() as session:
+            staff_ids = [m.telegram_id for m in await list_staff(session)]
+        settings = self.app.settings
+        await register_commands(self.bot, self.tr, settings, [*settings.staff.admins, *staff_ids])
+        if not self.webhook:
+            # A webhook left over from webhook mode would make getUpdates fail with 409.
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            return
+        secret = self.app.env.telegram_webhook_secret
+        if secret is None:
+            log.warning(
+                "TELEGRAM_WEBHOOK_SECRET is not set: anyone who finds the URL can post updates"
+            )
+        await self.bot.set_webhook(
+            self.settings.webhook_url.rstrip("/") + self.settings.webhook_path,
+            secret_token=secret.get_secret_value() if secret else None,
+            allowed_updates=self.dispatcher.resolve_used_update_types(),
+        )
+        log.info("Telegram: webhook at %s", self.settings.webhook_path)
+
+    async def run(self) -> None:
+        if self.webhook:
+            await self._stopped.wait()
+            return
+        log.info("Telegram: polling %s", self.app.env.telegram_api_base)
+        await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False)
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(RuntimeError):  # not polling (any more)
+            await self.dispatcher.stop_polling()
+        await self.bot.session.close()
+
+    # -- receiving
+
+    async def _staff_changed(self, telegram_id: int, is_staff: bool) -> None:
+        if is_staff:
+            await register_commands(self.bot, self.tr, self.conversation.settings, [telegram_id])
+        else:
+            await forget_commands(self.bot, telegram_id)
+
+    def _router(self) -> Router:
+        router = Router(name="citybot")
+        router.message.register(self.on_message)
+        router.callback_query.register(self.on_callback)
+        return router
+
+    async def on_message(self, message: Message, event_update: Update) -> SendMessage | None:
+        ev = to_incoming(message)
+        private = message.chat.type == ChatType.PRIVATE
+        if message.from_user is not None:
+            staff_ev = replace(
+                ev,
+                user_id=str(message.from_user.id),
+                chat_id=str(message.chat.id),
+                group=not private,
+            )
+            answer = await self.desk.handle(staff_ev)
+            if answer is not None:
+                await self.send(message.chat.id, answer, reply_to=message.message_id)
+                return None
+        if not private:
+            return None
+        replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
+        return await self.send(message.chat.id, coalesce(replies), answer_last=True)
+
+    async def on_callback(self, query: CallbackQuery, event_update: Update) -> AnswerCallbackQuery:
+        # The answer that stops the button's spinner is returned, not sent: aiogram puts it in
+        # the webhook's HTTP response (one Bot API call fewer per press) or sends it itself.
+        spinner = query.answer()
+        if query.message is None:
+            return spinner
+        chat = query.message.chat
+        user = query.from_user
+        ev = Incoming(
+            channel=CHANNEL,
+            user_id=str(chat.id),
+            kind=Kind.BUTTON,
+            payload=query.data or "",
+            name=user.full_name,
+            language_hint=(user.language_code or "")[:2],
+        )
+        if ev.payload.startswith("s:"):
+            staff_ev = replace(
+                ev, user_id=str(user.id), chat_id=str(chat.id), group=chat.type != ChatType.PRIVATE
+            )
+            answer = await self.desk.handle(staff_ev) or []
+            if staff_ev.group:
+                answer = [addressed(r, user) if r.force_reply else r for r in answer]
+            await self.send(chat.id, answer)
+            return spinner
+        if chat.type != ChatType.PRIVATE:
+            return spinner
+        replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
+        await self.send(chat.id, coalesce(replies))
+        return spinner
+
+    # -- answering
+
+    async def send(
+        self,
+        chat_id: int | str,
+        replies: list[Reply],
+        reply_to: int | None = None,
+        *,
+        answer_last: bool = False,
+    ) -> SendMessage | None:
+        """Send the replies in order. With ``answer_last`` the last message, when it is plain
+        text, is returned instead of sent: the handler hands it to aiogram, which puts it in
+        the webhook's HTTP response (one Bot API call fewer per step) or, when polling, sends
+        it itself."""
+        last: SendMessage | None = None
+        for i, reply in enumerate(replies):
+            last = await self.send_one(
+                chat_id, reply, reply_to, answer=answer_last and i == len(replies) - 1
+            )
+        return last
+
+    async def send_one(
+        self,
+        chat_id: int | str,
+        reply: Reply,
+        reply_to: int | None = None,
+        *,
+        answer: bool = False,
+    ) -> SendMessage | None:
+        markup: Markup | ForceReply = render_markup(reply)
+        if reply.force_reply:
+            markup = ForceReply(selective=True)
+        answer = answer and reply.latitude is None and reply.document is None
+        if reply.remove_input_keyboard and isinstance(markup, InlineKeyboardMarkup):
+            # One message cannot both remove the phone keyboard and carry inline buttons.
+            await self._send_text(chat_id, reply.text, ReplyKeyboardRemove())
+            choose = SendMessage(
+                chat_id=chat_id, text=self.tr.t(reply.lang, "tg.choose"), reply_markup=markup
+            )
+            if answer:
+                return choose
+            await self.bot(choose)
+        elif reply.document is not None:
+            doc = reply.document
+            try:
+                await self.bot.send_document(
+                    chat_id,
+                    FSInputFile(doc.path, filename=doc.filename),
+                    caption=reply.text[:CAPTION_LIMIT],
+                )
+            finally:
+                with suppress(FileNotFoundError):
+                    os.remove(doc.path)
+        else:
+            return await self._send_text(chat_id, reply.text, markup, reply_to, answer=answer)
+        if reply.latitude is not None and reply.longitude is not None:
+            await self.bot.send_location(chat_id, reply.latitude, reply.longitude)
+        return None
+
+    async def _send_text(
+        self,
+        chat_id: int | str,
+        text: str,
+        markup: Markup | ForceReply,
+        reply_to: int | None = None,
+        *,
+        answer: bool = False,
+    ) -> SendMessage | None:
+        parts = list(split_text(text))
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            method = SendMessage(
+                chat_id=chat_id,
+                text=part,
+                reply_markup=markup if last else None,
+                reply_parameters=ReplyParameters(
+                    message_id=reply_to, allow_sending_without_reply=True
+                )
+                if reply_to and i == 0 and isinstance(markup, ForceReply)
+                else None,
+            )
+            if last and answer:
+                return method
+            await self.bot(method)
+        return None
+
+
+def _enabled(env: Env) -> bool:
+    return env.telegram_bot_token is not None
+
+
+def build(app: App, media: MediaStore) -> TelegramChannel:
+    bot = make_bot(token(app.env.telegram_bot_token), app.env.telegram_api_base)
+    return TelegramChannel(app, bot, media)
+
+
+TELEGRAM = ChannelSpec(name=CHANNEL, enabled=_enabled, build=build)

@@ -1,0 +1,130 @@
+"""The outbox's way into Telegram: Bot API errors become delivery outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import FSInputFile, InlineKeyboardMarkup, InputMediaPhoto
+from aiohttp import ClientError
+
+from bot.channels.telegram.render import (
+    CAPTION_LIMIT,
+    MEDIA_GROUP_LIMIT,
+    render_markup,
+    split_text,
+)
+from bot.delivery import (
+    MessageGone,
+    PermanentFailure,
+    RecipientGone,
+    RetryLater,
+    TemporaryFailure,
+)
+from bot.media import MediaStore
+from handlers.i18n import Translator
+from handlers.types import Reply
+
+
+class TelegramSender:
+    """Photos are asked of the media store: Telegram file ids pass through, pictures other
+    channels kept and files the bot made are uploaded."""
+
+    def __init__(self, bot: Bot, tr: Translator, media: MediaStore | None = None) -> None:
+        self.bot = bot
+        self.tr = tr
+        self.media = media or MediaStore()
+
+    def is_group(self, recipient: str) -> bool:
+        return recipient.startswith("-")
+
+    def _photos(self, reply: Reply) -> list[str | FSInputFile]:
+        photos: list[str | FSInputFile] = []
+        for ref in reply.photos:
+            found = self.media.resolve(ref)
+            if isinstance(found, Path):
+                photos.append(FSInputFile(found))
+            elif found is not None:
+                photos.append(found)
+        return photos
+
+    async def send(self, recipient: str, reply: Reply) -> str:
+        async with _delivery_errors():
+            photos = self._photos(reply)
+            markup = render_markup(reply)
+            if len(photos) == 1 and len(reply.text) <= CAPTION_LIMIT:
+                msg = await self.bot.send_photo(
+                    recipient, photos[0], caption=reply.text, reply_markup=markup
+                )
+                return str(msg.message_id)
+            if photos:
+                await self._album(recipient, photos)
+            message_id = ""
+            for part in split_text(reply.text):
+                msg = await self.bot.send_message(recipient, part, reply_markup=markup)
+                message_id = str(msg.message_id)
+            return message_id
+
+    async def _album(self, recipient: str, photos: list[str | FSInputFile]) -> None:
+        if len(photos) == 1:
+            await self.bot.send_photo(recipient, photos[0])
+            return
+        await self.bot.send_media_group(
+            recipient, [InputMediaPhoto(media=p) for p in photos[:MEDIA_GROUP_LIMIT]]
+        )
+
+    async def send_card(self, recipient: str, reply: Reply) -> str:
+        async with _delivery_errors():
+            photos = self._photos(reply)
+            if photos:
+                await self._album(recipient, photos)
+            if reply.latitude is not None and reply.longitude is not None:
+                await self.bot.send_location(recipient, reply.latitude, reply.longitude)
+            text = next(iter(split_text(reply.text)), "—")
+            msg = await self.bot.send_message(recipient, text, reply_markup=render_markup(reply))
+            return str(msg.message_id)
+
+    async def edit(self, recipient: str, message_id: str, reply: Reply) -> None:
+        markup = render_markup(reply)
+        async with _delivery_errors():
+            try:
+                await self.bot.edit_message_text(
+                    text=next(iter(split_text(reply.text)), "—"),
+                    chat_id=recipient,
+                    message_id=int(message_id),
+                    reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+                )
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    return
+                if "not found" in exc.message or "can't be edited" in exc.message:
+                    raise MessageGone(exc.message) from exc
+                raise
+
+
+@asynccontextmanager
+async def _delivery_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except TelegramRetryAfter as exc:
+        raise RetryLater(float(exc.retry_after)) from exc
+    except TelegramForbiddenError as exc:
+        raise RecipientGone(exc.message) from exc
+    except TelegramBadRequest as exc:
+        if "chat not found" in exc.message:
+            raise RecipientGone(exc.message) from exc
+        raise PermanentFailure(exc.message) from exc
+    except (TelegramServerError, TelegramNetworkError, TimeoutError, ClientError) as exc:
+        raise TemporaryFailure(str(exc) or type(exc).__name__) from exc
+    except TelegramAPIError as exc:
+        raise TemporaryFailure(exc.message) from exc

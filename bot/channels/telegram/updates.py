@@ -1,0 +1,51 @@
+"""Telegram updates in the core's vocabulary."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+from typing import Any
+
+from aiogram.types import Message, User
+
+from handlers.types import Incoming, Kind, Reply
+
+CHANNEL = "telegram"
+
+
+def to_incoming(message: Message) -> Incoming:
+    user = message.from_user
+    base: dict[str, Any] = {
+        "channel": CHANNEL,
+        "user_id": str(message.chat.id),
+        "name": user.full_name if user else "",
+        "language_hint": (user.language_code or "")[:2] if user else "",
+    }
+    if message.text is not None:
+        text = message.text
+        if text.startswith("/") and len(text) > 1:
+            head, _, rest = text.partition(" ")
+            command = head[1:].split("@", 1)[0].lower()
+            return Incoming(kind=Kind.COMMAND, command=command, text=rest.strip(), **base)
+        return Incoming(kind=Kind.TEXT, text=text, **base)
+    if message.photo:
+        photo = message.photo[-1].file_id
+        return Incoming(kind=Kind.PHOTO, photo=photo, text=message.caption or "", **base)
+    doc = message.document
+    if doc is not None and (doc.mime_type or "").startswith("image/"):
+        return Incoming(kind=Kind.PHOTO, photo=doc.file_id, text=message.caption or "", **base)
+    if message.location is not None:
+        loc = message.location
+        return Incoming(kind=Kind.LOCATION, latitude=loc.latitude, longitude=loc.longitude, **base)
+    if message.contact is not None:
+        own = user is not None and message.contact.user_id == user.id
+        phone = message.contact.phone_number
+        return Incoming(kind=Kind.CONTACT, phone=phone, contact_is_own=own, **base)
+    return Incoming(kind=Kind.OTHER, text=message.caption or "", **base)
+
+
+def addressed(reply: Reply, user: User) -> Reply:
+    """In a group a selective forced reply opens only for the people its message mentions (a
+    pressed button has no message to reply to), so the prompt names who pressed it."""
+    mention = f'<a href="tg://user?id={user.id}">{html.escape(user.full_name, quote=False)}</a>'
+    return replace(reply, text=f"{mention}, {reply.text}")

@@ -1,0 +1,36 @@
+"""The outbox's way into Viber: Viber's answers become delivery outcomes."""
+
+from __future__ import annotations
+
+from bot.channels.viber.client import NotSubscribed, ViberClient, ViberError
+from bot.channels.viber.render import render_replies
+from bot.delivery import MessageGone, PermanentFailure, RecipientGone, TemporaryFailure
+from handlers.types import Reply
+
+
+class ViberSender:
+    """The outbox's way into Viber: Viber's answers become delivery outcomes."""
+
+    def __init__(self, client: ViberClient) -> None:
+        self.client = client
+
+    def is_group(self, recipient: str) -> bool:
+        return False
+
+    async def send(self, recipient: str, reply: Reply) -> str:
+        messages = render_replies([reply])
+        try:
+            tokens = await self.client.send(recipient, messages)
+        except NotSubscribed as exc:
+            raise RecipientGone(str(exc)) from exc
+        except ViberError as exc:
+            if exc.retryable:
+                raise TemporaryFailure(str(exc)) from exc
+            raise PermanentFailure(str(exc)) from exc
+        return tokens[-1] if tokens else ""
+
+    async def send_card(self, recipient: str, reply: Reply) -> str:
+        return await self.send(recipient, reply)
+
+    async def edit(self, recipient: str, message_id: str, reply: Reply) -> None:
+        raise MessageGone("Viber messages cannot be edited")

@@ -1,0 +1,39 @@
+"""The ``[viber]`` section of bot.toml."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from models.domain.city import StrictModel
+
+PUBLIC_VIBER_API = "https://chatapi.viber.com/pa"
+
+
+class ViberSettings(StrictModel):
+    """The Viber bot (only webhooks exist in Viber): it is on when VIBER_AUTH_TOKEN is set.
+
+    It listens on telegram.listen_host/listen_port, in the same web server as Telegram's
+    webhook when both run.
+    """
+
+    name: Annotated[str, Field(min_length=1, max_length=28)] = "Contact center"  # sender name
+    avatar: str = ""  # URL of the sender's picture (≤100 KB), optional
+    webhook_url: str = ""  # public https URL Viber calls, e.g. https://bot.city.gov.ua
+    webhook_path: str = "/viber/webhook"
+    # Sent with every message. location-picker / share-phone buttons need API level 3 at
+    # least; clients older than this level are asked by Viber to update.
+    min_api_version: int = Field(7, ge=3)
+    media_dir: str = "data/media"  # where residents' photos are kept (Viber's URLs expire)
+
+    @model_validator(mode="after")
+    def _https(self) -> ViberSettings:
+        if self.webhook_url and not self.webhook_url.startswith("https://"):
+            raise ValueError("viber.webhook_url: Viber calls only a public https:// URL")
+        if not self.webhook_path.startswith("/"):
+            raise ValueError("viber.webhook_path: must start with /")
+        return self
+
+    def full_webhook_url(self) -> str:
+        return self.webhook_url.rstrip("/") + self.webhook_path if self.webhook_url else ""

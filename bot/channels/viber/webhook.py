@@ -1,0 +1,296 @@
+"""The Viber channel: its webhook on the bot's web server, the resident's dialog in Viber.
+
+What viberbot (1.0.12) is used for, and what it is not: parsing callbacks and building messages
+(``callbacks``, ``render``) — its message classes with their ``to_dict()``/``validate()``
+describe the wire format well; not for sending (``client``).
+
+The webhook checks ``X-Viber-Content-Signature`` (HMAC-SHA256 of the raw body, keyed with the
+auth token) before reading anything. ``conversation_started`` is answered in the response body
+(the one welcome message Viber allows; the person is not subscribed yet). Messages are
+answered 200 at once and handled in the background, one at a time per person, in the order
+they came; ``message_token`` is the event id the core dedupes on, so Viber's retries of a
+callback neither file a second request nor answer twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+import weakref
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.viber.callbacks import (
+    CHANNEL,
+    SIGNATURE_HEADER,
+    ViberMessage,
+    lang_of,
+    parse_message,
+    to_incoming,
+)
+from bot.channels.viber.client import NotSubscribed, ViberClient, ViberError, dumps
+from bot.channels.viber.render import is_url, render_replies, render_welcome
+from bot.channels.viber.sender import ViberSender
+from bot.channels.viber.settings import ViberSettings
+from bot.media import MediaStore
+from handlers.dialog.conversation import Conversation
+from handlers.i18n import Translator
+from handlers.types import Incoming, Kind, Reply
+from models.domain.base import utcnow
+from models.domain.residents import find_resident, get_or_create_resident
+
+log = logging.getLogger(__name__)
+
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+_IMAGE_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
+_SAFE_NAME = re.compile(r"[^0-9A-Za-z_-]")
+
+
+class ViberChannel:
+    """The webhook endpoint and the resident's dialog in Viber."""
+
+    name = CHANNEL
+
+    def __init__(
+        self,
+        client: ViberClient,
+        conversation: Conversation,
+        tr: Translator,
+        settings: ViberSettings,
+        *,
+        media: MediaStore | None = None,
+        http: aiohttp.ClientSession | None = None,
+        photo_max_bytes: int = PHOTO_MAX_BYTES,
+    ) -> None:
+        self.client = client
+        self.conversation = conversation
+        self.tr = tr
+        self.settings = settings
+        self.media = media or MediaStore({CHANNEL: settings.media_dir})
+        self.photo_max_bytes = photo_max_bytes
+        self._http = http
+        self._key = client.auth_token.encode()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._order: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._stopped = asyncio.Event()
+
+    # -- the Channel contract
+
+    def sender(self) -> ViberSender:
+        return ViberSender(self.client)
+
+    def mount(self, web_app: web.Application) -> bool:
+        web_app.router.add_post(self.settings.webhook_path, self.handle_webhook)
+        web_app.on_shutdown.append(self._shutdown)
+        return True
+
+    async def start(self) -> None:
+        # Viber checks the URL at once when it is set, so registering stays a deliberate
+        # `python -m bot viber set-webhook` against the running bot.
+        if not self.settings.webhook_url:
+            log.warning("viber.webhook_url is not set: `python -m bot viber set-webhook` needs it")
+        log.info("Viber: webhook at %s", self.settings.webhook_path)
+
+    async def run(self) -> None:
+        await self._stopped.wait()  # Viber only calls the webhook: nothing to do meanwhile
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        try:
+            async with asyncio.timeout(10):
+                await self.idle()
+        except TimeoutError:
+            log.warning("Viber: %s messages still unanswered at shutdown", len(self._tasks))
+        await self.close()
+
+    async def _shutdown(self, _: web.Application) -> None:
+        await self.stop()
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        await self.client.close()
+
+    async def idle(self) -> None:
+        """Wait until every message received so far has been answered."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    def verify(self, body: bytes, given: str) -> bool:
+        expected = hmac.new(self._key, body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
+
+    async def handle_webhook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not self.verify(body, request.headers.get(SIGNATURE_HEADER, "")):
+            log.warning("Viber callback with a missing or wrong signature from %s", request.remote)
+            return web.Response(status=403)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return web.Response(status=400)
+        if not isinstance(data, dict):
+            return web.Response(status=400)
+        event = str(data.get("event", ""))
+        match event:
+            case "message":
+                self._spawn(data)
+            case "conversation_started":
+                welcome = await self.on_conversation_started(data)
+                if welcome:
+                    return web.json_response(welcome, dumps=lambda d: dumps(d).decode())
+            case "subscribed":
+                user = data.get("user") or {}
+                await self.set_subscribed(str(user.get("id", "")), True, str(user.get("name", "")))
+            case "unsubscribed":
+                await self.set_subscribed(str(data.get("user_id", "")), False)
+            case "failed":
+                log.warning(
+                    "Viber could not deliver message %s to %s: %s",
+                    data.get("message_token"),
+                    data.get("user_id"),
+                    data.get("desc", "no description"),
+                )
+            case "delivered" | "seen" | "webhook":
+                log.debug("Viber %s: %s", event, data.get("message_token"))
+            case _:
+                log.debug("Viber event %r ignored", event)
+        return web.Response(status=200)
+
+    # -- events
+
+    async def on_conversation_started(self, data: dict[str, Any]) -> dict[str, Any]:
+        user = data.get("user") or {}
+        user_id = str(user.get("id", ""))
+        if not user_id:
+            return {}
+        if data.get("subscribed"):
+            return {}  # already talking to us: their chat and keyboard are there
+        ev = Incoming(
+            channel=CHANNEL,
+            user_id=user_id,
+            kind=Kind.COMMAND,
+            command="start",
+            name=str(user.get("name", "")),
+            language_hint=lang_of(user.get("language")),
+        )
+        # No event id: a retried conversation_started must get its welcome again.
+        replies = await self.conversation.handle(ev)
+        # Not subscribed yet: nothing may be sent to them until they write (which clears it).
+        await self.set_subscribed(user_id, False)
+        return render_welcome(replies, self.client.sender, self.client.min_api_version)
+
+    async def set_subscribed(self, user_id: str, subscribed: bool, name: str = "") -> None:
+        """``blocked_at`` means "cannot be messaged now": set on unsubscribe, cleared on
+        subscribe (and by the core on every new message)."""
+        if not user_id:
+            return
+        async with self.conversation.sessions() as session, session.begin():
+            if subscribed:
+                resident = await get_or_create_resident(session, CHANNEL, user_id, name)
+                resident.blocked_at = None
+            else:
+                found = await find_resident(session, CHANNEL, user_id)
+                if found is not None:
+                    found.blocked_at = utcnow()
+
+    def _spawn(self, data: dict[str, Any]) -> None:
+        task = asyncio.create_task(self._on_message(data), name="viber-message")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        lock = self._order.get(user_id)
+        if lock is None:
+            lock = self._order[user_id] = asyncio.Lock()
+        return lock
+
+    async def _on_message(self, data: dict[str, Any]) -> None:
+        msg = parse_message(data)
+        if not msg.user_id:
+            return
+        # Taken before any await: tasks start in arrival order, so one person's messages are
+        # handled in the order they came even when a photo takes a while to download.
+        async with self._lock(msg.user_id):
+            try:
+                await self._answer(msg)
+            except Exception:
+                log.exception("Viber message %s from %s failed", msg.token, msg.user_id)
+
+    async def _answer(self, msg: ViberMessage) -> None:
+        photo = ""
+        if msg.type == "picture":
+            photo = await self.download_photo(msg.media, msg.token)
+            if not photo:
+                await self.send(msg.user_id, [await self._photo_failed(msg)])
+                return
+        ev = to_incoming(msg, photo)
+        replies = await self.conversation.handle(ev, event_id=msg.token)
+        await self.send(msg.user_id, replies)
+
+    async def _photo_failed(self, msg: ViberMessage) -> Reply:
+        async with self.conversation.sessions() as session:
+            resident = await find_resident(session, CHANNEL, msg.user_id)
+        lang = (
+            (resident.language if resident else None)
+            or msg.language
+            or self.conversation.settings.default_language
+        )
+        return Reply(
+            self.tr.t(lang, "viber.photo_failed", limit=max(1, round(self.photo_max_bytes / 2**20)))
+        )
+
+    # -- pictures
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self._http
+
+    async def download_photo(self, url: str, token: str) -> str:
+        """Keep a picture in the media store (Viber's media URLs expire); its reference
+        ``viber:viber/<name>``, or "" when it cannot be had (gone, too large, not an image)."""
+        if not is_url(url):
+            return ""
+        try:
+            async with self.http.get(url) as resp:
+                if resp.status != 200:
+                    log.warning("Viber picture %s: HTTP %s", token, resp.status)
+                    return ""
+                if (resp.content_length or 0) > self.photo_max_bytes:
+                    log.warning("Viber picture %s: %s bytes", token, resp.content_length)
+                    return ""
+                ext = _IMAGE_EXT.get(resp.content_type, ".jpg")
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > self.photo_max_bytes:
+                        log.warning("Viber picture %s: over %s bytes", token, self.photo_max_bytes)
+                        return ""
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("Viber picture %s could not be downloaded: %s", token, exc)
+            return ""
+        # The message token names the file: a retried callback overwrites, never duplicates.
+        name = f"{_SAFE_NAME.sub('', token) or 'photo'}{ext}"
+        return await self.media.save(CHANNEL, name, bytes(data))
+
+    # -- sending
+
+    async def send(self, user_id: str, replies: list[Reply]) -> None:
+        messages = render_replies(replies)
+        if not messages:
+            return
+        try:
+            await self.client.send(user_id, messages)
+        except NotSubscribed:
+            log.info("Viber user %s is not subscribed: marked", user_id)
+            await self.set_subscribed(user_id, False)
+        except ViberError as exc:
+            log.error("Viber send to %s failed: %s", user_id, exc)
