@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from bot.channels.telegram.settings import PUBLIC_TELEGRAM_API, TelegramSettings
 from bot.channels.viber.settings import PUBLIC_VIBER_API, ViberSettings
+from bot.errors import ConfigError
 from models.domain.city import LANGUAGES, CityConfig, StrictModel
 
 __all__ = [
@@ -91,10 +92,6 @@ class Env(BaseModel):
             database_url=opt("DATABASE_URL"),
             config_path=opt("BOT_CONFIG") or DEFAULT_CONFIG_PATH,
         )
-
-
-class ConfigError(Exception):
-    """bot.toml is missing or invalid; the message names the key."""
 
 
 def _format_errors(path: str, exc: ValidationError) -> str:

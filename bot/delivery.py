@@ -15,12 +15,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import DeliverySettings, Settings
 from handlers.i18n import Translator
 from handlers.outbound.cards import load_card_request, render_card
 from handlers.outbound.notifications import render_notification
@@ -28,6 +27,9 @@ from handlers.types import Reply
 from models.domain.base import utcnow
 from models.domain.outbox import Card, OutboxKind, OutboxMessage, OutboxStatus, claim_due, mark
 from models.domain.tables import Resident
+
+if TYPE_CHECKING:
+    from bot.config import DeliverySettings, Settings
 
 log = logging.getLogger(__name__)
 

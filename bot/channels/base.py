@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
-from bot.config import Env, Settings
 from bot.delivery import Sender
+
+if TYPE_CHECKING:
+    from bot.config import Env, Settings
+
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -58,7 +61,7 @@ class Channel(Protocol):
 # A channel's own command line verb, ``python -m bot <verb> …``, sets one of these defaults:
 # ``command_handler``, a CliCommand that returns the exit code, or ``command_channel``, a
 # ChannelCommand whose channel the bot then runs alone (``python -m bot chat``).
-CliCommand = Callable[[argparse.Namespace, Env, Settings], Coroutine[Any, Any, int]]
+CliCommand = Callable[[argparse.Namespace, "Env", "Settings"], Coroutine[Any, Any, int]]
 ChannelCommand = Callable[["App", argparse.Namespace], Channel]
 
 

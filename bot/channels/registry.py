@@ -3,11 +3,16 @@ a ``ChannelSpec``, one line here, its section in ``bot.config.Settings``."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.channels.base import ChannelSpec
 from bot.channels.telegram.channel import TELEGRAM
 from bot.channels.terminal.channel import TERMINAL
 from bot.channels.viber.spec import VIBER
-from bot.config import Env
+
+if TYPE_CHECKING:
+    from bot.config import Env
+
 
 CHANNELS: tuple[ChannelSpec, ...] = (TELEGRAM, VIBER, TERMINAL)
 

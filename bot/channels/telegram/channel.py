@@ -10,6 +10,7 @@ import os
 from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.enums import ChatType
@@ -27,7 +28,6 @@ from aiogram.types import (
 from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 
-from bot.app import App
 from bot.channels.base import ChannelSpec
 from bot.channels.telegram.client import make_bot
 from bot.channels.telegram.commands import forget_commands, register_commands
@@ -36,12 +36,16 @@ from bot.channels.telegram.render import CAPTION_LIMIT, Markup, coalesce, render
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.settings import token
 from bot.channels.telegram.updates import CHANNEL, addressed, to_incoming
-from bot.config import Env
 from bot.media import MediaStore
 from handlers.types import Incoming, Kind, Reply
 from models.domain.base import utcnow
 from models.domain.staff import list_staff
 from models.storage.dedupe import forget_seen_before
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.config import Env
+
 
 log = logging.getLogger(__name__)
 

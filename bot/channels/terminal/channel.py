@@ -6,14 +6,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.app import App
 from bot.channels.base import ChannelSpec
 from bot.channels.terminal.chat import CHANNEL, TerminalChat
 from bot.channels.terminal.sender import TerminalSender
 from bot.media import MediaStore
+
+if TYPE_CHECKING:
+    from bot.app import App
+
 
 FALLBACK_NOTICE = (
     "TELEGRAM_BOT_TOKEN is not set: opening the terminal chat instead.\n"

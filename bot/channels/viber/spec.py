@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from bot.app import App
 from bot.channels.base import ChannelSpec
 from bot.channels.viber.callbacks import CHANNEL
 from bot.channels.viber.client import ViberClient, ViberError
 from bot.channels.viber.webhook import ViberChannel
-from bot.config import ConfigError, Env, Settings
+from bot.errors import ConfigError
 from bot.media import MediaStore
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.config import Env, Settings
 
 
 def viber_client(env: Env, settings: Settings) -> ViberClient:
