@@ -5,6 +5,7 @@ table), and a search by request number. Server-rendered; the only script is the 
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.web.chart import bar_chart
 from handlers.formatting import category_name, department_name, local_time
-from handlers.i18n import LANGUAGES, Safe, Translator
+from handlers.i18n import LANGUAGES, Translator
 from models.domain.base import utcnow
 from models.domain.requests import parse_number
 from models.domain.tables import EventKind
@@ -33,6 +34,19 @@ from models.storage.public_queries import (
     open_requests,
     total_figures,
 )
+
+
+def plain_label(text: str) -> str:
+    """A label without its emoji: the bot's category and status names start with one, and a
+    browser without an emoji font shows an empty box instead."""
+    kept = (
+        ch
+        for ch in text
+        if unicodedata.category(ch) not in ("So", "Sk", "Cf", "Cs", "Co")
+        and not 0xFE00 <= ord(ch) <= 0xFE0F
+    )
+    return " ".join("".join(kept).split())
+
 
 TEMPLATE = Template((Path(__file__).parent / "templates" / "page.html").read_text("utf-8"))
 OPEN_LISTED = 100  # the open requests listed in the table (the map shows up to 500)
@@ -66,6 +80,7 @@ class PublicPage:
             month = await department_figures(session, month_start, now, now=now)
             year = await department_figures(session, year_start, now, now=now)
             months = await counts_by_month(session, year_start, now, tz)
+            this_month = date(local.year, local.month, 1)
             open_now = await open_requests(session)
             found = await get_request(session, number) if parse_number(number) else None
         t = self._t
@@ -79,8 +94,8 @@ class PublicPage:
                 month,
             ),
             self._figures(lang, "year", t(lang, "web.year.heading", period=str(local.year)), year),
-            self._chart(lang, local.year, months),
-            self._open(lang, open_now),
+            self._chart(lang, this_month, months),
+            self._open(lang, open_now, now),
             f'<section aria-labelledby="explain"><h2 id="explain">'
             f"{t(lang, 'web.explain.heading')}</h2><p>{t(lang, 'web.explain.text')}</p></section>",
         ]
@@ -110,11 +125,11 @@ class PublicPage:
         out = [
             '<section aria-labelledby="search"><h2 id="search">'
             f"{t(lang, 'web.search.heading')}</h2>",
-            f'<form role="search" method="get" action="/{lang}#result"><div>'
-            f'<label for="number">{t(lang, "web.search.label")}</label>'
+            f'<form role="search" method="get" action="/{lang}#result">'
+            f'<label for="number">{t(lang, "web.search.label")}</label><div class="field">'
             f'<input type="text" id="number" name="number" value="{escape(number)}" '
-            'inputmode="numeric" autocomplete="off" pattern="[0-9]{4}-[0-9]{6,}"></div>'
-            f'<button type="submit">{t(lang, "web.search.button")}</button></form>',
+            'inputmode="numeric" autocomplete="off" pattern="[0-9]{4}-[0-9]{6,}">'
+            f'<button type="submit">{t(lang, "web.search.button")}</button></div></form>',
         ]
         if number:
             out.append('<div id="result" class="result" role="status">')
@@ -131,8 +146,14 @@ class PublicPage:
     def _request(self, lang: str, r: PublicRequest) -> str:
         t, s = self._t, self.settings
         rows = [
-            ("web.request.status", t(lang, f"status.{r.status.value}")),
-            ("web.request.service", escape(category_name(s, lang, r.category, r.subcategory))),
+            (
+                "web.request.status",
+                escape(plain_label(self.tr.plain(lang, f"status.{r.status.value}"))),
+            ),
+            (
+                "web.request.service",
+                escape(plain_label(category_name(s, lang, r.category, r.subcategory))),
+            ),
             ("web.request.department", escape(department_name(s, lang, r.department))),
             ("web.request.address", escape(r.address or DASH)),
             ("web.request.filed", local_time(s, r.created_at)),
@@ -146,7 +167,8 @@ class PublicPage:
             elif e.kind is EventKind.REASSIGNED:
                 what = t(lang, "web.event.reassigned")
             elif e.status is not None:
-                what = t(lang, "web.event.status", status=Safe(t(lang, f"status.{e.status.value}")))
+                status = plain_label(self.tr.plain(lang, f"status.{e.status.value}"))
+                what = t(lang, "web.event.status", status=status)
             else:
                 continue
             history.append(f"<li><time>{local_time(s, e.at)}</time> {what}</li>")
@@ -205,21 +227,27 @@ class PublicPage:
                 f"{self._cells(lang, total_figures(figures))}</tr>"
             )
             table = (
-                f'<div class="scroll"><table id="figures-{key}"><thead><tr>{head}</tr></thead>'
+                f'<div class="scroll" tabindex="0" role="region" aria-labelledby="h-{key}">'
+                f'<table id="figures-{key}"><thead><tr>{head}</tr></thead>'
                 f"<tbody>{rows}</tbody><tfoot>{total}</tfoot></table></div>"
             )
         return (
             f'<section aria-labelledby="h-{key}"><h2 id="h-{key}">{heading}</h2>{table}</section>'
         )
 
-    def _chart(self, lang: str, year: int, months: list[tuple[date, int, int]]) -> str:
-        t = self._t
+    def _chart(self, lang: str, this_month: date, months: list[tuple[date, int, int]]) -> str:
+        t, year = self._t, this_month.year
         title = t(lang, "web.chart.heading", year=str(year))
         if not months:
             return (
                 f'<section aria-labelledby="h-chart"><h2 id="h-chart">{title}</h2>'
                 f"<p>{t(lang, 'web.empty')}</p></section>"
             )
+        by_month = {m: (f, r) for m, f, r in months}
+        months = [
+            (m, *by_month.get(m, (0, 0)))
+            for m in (date(year, n, 1) for n in range(1, this_month.month + 1))
+        ]
         labels = [format_date(m, "LLL", locale=lang) for m, _, _ in months]
         svg = bar_chart(
             months,
@@ -234,7 +262,8 @@ class PublicPage:
             for label, (_, f, r) in zip(labels, months, strict=True)
         )
         table = (
-            f'<details><summary>{t(lang, "web.chart.table")}</summary><div class="scroll">'
+            f"<details><summary>{t(lang, 'web.chart.table')}</summary>"
+            '<div class="scroll" tabindex="0" role="region" aria-labelledby="h-chart">'
             f'<table><thead><tr><th scope="col">{t(lang, "web.chart.month")}</th>'
             f'<th scope="col" class="num">{t(lang, "web.chart.filed")}</th>'
             f'<th scope="col" class="num">{t(lang, "web.chart.resolved")}</th></tr></thead>'
@@ -251,7 +280,7 @@ class PublicPage:
         web_settings = self.settings.web
         return bool(web_settings.tile_url and web_settings.leaflet_js_url)
 
-    def _open(self, lang: str, reqs: list[PublicRequest]) -> str:
+    def _open(self, lang: str, reqs: list[PublicRequest], now: datetime) -> str:
         t, s = self._t, self.settings
         out = [
             f'<section aria-labelledby="h-open"><h2 id="h-open">{t(lang, "web.open.heading")}</h2>'
@@ -267,7 +296,8 @@ class PublicPage:
         out.append(f"<p>{t(lang, 'web.open.count', count=len(reqs), shown=len(listed))}</p>")
         cols = ("number", "problem", "address", "status", "filed", "due")
         out.append(
-            '<div class="scroll"><table id="open-requests"><thead><tr>'
+            '<div class="scroll" tabindex="0" role="region" aria-labelledby="h-open">'
+            '<table id="open-requests"><thead><tr>'
             + "".join(f'<th scope="col">{t(lang, f"web.col.{c}")}</th>' for c in cols)
             + "</tr></thead><tbody>"
         )
@@ -275,15 +305,23 @@ class PublicPage:
             link = f'<a href="/{lang}?number={r.number}#result">{r.number}</a>'
             cells = [
                 link,
-                escape(category_name(s, lang, r.category, r.subcategory)),
+                escape(plain_label(category_name(s, lang, r.category, r.subcategory))),
                 escape(r.address or DASH),
-                t(lang, f"status.{r.status.value}"),
+                escape(plain_label(self.tr.plain(lang, f"status.{r.status.value}"))),
                 local_time(s, r.created_at),
-                local_time(s, r.deadline_at) if r.deadline_at else DASH,
+                self._due(lang, r, now),
             ]
             out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         out.append("</tbody></table></div></section>")
         return "".join(out)
+
+    def _due(self, lang: str, r: PublicRequest, now: datetime) -> str:
+        if r.deadline_at is None:
+            return DASH
+        due = local_time(self.settings, r.deadline_at)
+        if r.deadline_at < now:
+            return f'{due} <span class="late">{self._t(lang, "web.overdue")}</span>'
+        return due
 
     def _map_assets(self, lang: str, reqs: list[PublicRequest]) -> tuple[str, str]:
         if not self._map_on():
@@ -295,7 +333,7 @@ class PublicPage:
                 r.latitude,
                 r.longitude,
                 r.number,
-                category_name(self.settings, lang, r.category, r.subcategory),
+                plain_label(category_name(self.settings, lang, r.category, r.subcategory)),
             ]
             for r in reqs
             if r.latitude is not None and r.longitude is not None
