@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.web import build_web, mount
+from handlers.i18n import translator
 
 from tests.web.browser import Page, available, chromium
-from tests.web.seed import Seeded
+from tests.web.seed import NOW, Seeded
 
 pytestmark = pytest.mark.skipif(
     not available(), reason="Debian's chromium is not installed (.ci/run installs it)"
@@ -91,3 +96,60 @@ async def test_the_page_in_chromium(
         await page.goto(base + "uk")
         assert await axe_violations(page) == []
         assert page.problems() == []
+
+
+# A stand-in for Leaflet, served by the test server itself (no network in tests): it records
+# what the page asks of it, so the page's map script runs for real.
+LEAFLET_STUB = """
+window.mapCalls = {markers: [], tiles: null, bounds: null};
+window.L = {
+  map: function (id) { var m = {fitBounds: function (b) { mapCalls.bounds = b; return m; }};
+                       mapCalls.element = id; return m; },
+  tileLayer: function (url, o) { mapCalls.tiles = url; return {addTo: function () {}}; },
+  marker: function (at) { var k = {addTo: function () { return k; },
+                                   bindPopup: function (h) { mapCalls.markers.push(h); return k; }};
+                          return k; }
+};
+"""
+
+
+async def test_the_map_when_tiles_are_configured(
+    web_settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    seeded: Seeded,
+    tmp_path: Path,
+    backend: str,
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("the browser sees the same HTML on PostgreSQL; once is enough")
+    with_map = web_settings.web.model_copy(
+        update={
+            "tile_url": "/test-tiles/{z}/{x}/{y}.png",
+            "tile_attribution": "test tiles",
+            "leaflet_js_url": "/test-leaflet.js",
+        }
+    )
+    parts = build_web(
+        web_settings.model_copy(update={"web": with_map}),
+        translator(),
+        sessions,
+        sessions,
+        api_keys={},
+        clock=lambda: NOW,
+    )
+    app = web.Application()
+    mount(app, parts)
+
+    async def leaflet(_: web.Request) -> web.Response:
+        return web.Response(text=LEAFLET_STUB, content_type="application/javascript")
+
+    app.router.add_get("/test-leaflet.js", leaflet)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        async with chromium(tmp_path / "profile") as page:
+            await page.goto(str(c.make_url("/en")))
+            calls = await page.js("window.mapCalls")
+            assert calls["element"] == "map" and calls["tiles"] == "/test-tiles/{z}/{x}/{y}.png"
+            # The overdue request has a location; the fresh one has none and is only listed.
+            assert len(calls["markers"]) == 1 and seeded.numbers["overdue"] in calls["markers"][0]
+            assert await page.js("document.querySelectorAll('#open-requests tbody tr').length") == 2
+            assert page.problems() == []

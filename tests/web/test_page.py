@@ -5,17 +5,18 @@ App (what the runner calls)."""
 from __future__ import annotations
 
 import re
+import socket
 from html import unescape
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import App
 from bot.config import Env, Settings
-from bot.web import build_web, mount, mount_web
+from bot.web import build_web, mount, mount_web, start_web_server
 from handlers.desk.engine import StaffDesk
 from handlers.dialog.conversation import Conversation
 from handlers.i18n import translator
@@ -155,3 +156,33 @@ async def test_mount_web_on_the_bots_app(
         assert (await c.get("/")).status == 200
         assert (await c.get("/open311/v2/services.json")).status == 200
         assert (await c.get("/open311/v2/requests.xml")).status == 200
+
+
+async def test_own_server_in_polling_mode(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    on = settings.web.model_copy(update={"enabled": True, "listen_port": port})
+    conversation = Conversation(sessions, settings)
+    app = App(
+        Env(),
+        settings.model_copy(update={"web": on}),
+        engine,
+        sessions,
+        conversation,
+        StaffDesk(sessions, settings, conversation.tr),
+    )
+    assert (
+        await start_web_server(App(Env(), settings, engine, sessions, conversation, app.desk))
+        is None
+    )
+    runner = await start_web_server(app)
+    assert runner is not None
+    try:
+        async with ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/open311/v2/discovery.xml") as resp:
+                assert resp.status == 200 and "<discovery>" in await resp.text()
+    finally:
+        await runner.cleanup()
