@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.web import build_web, mount
 from handlers.i18n import translator
-
 from tests.web.browser import Page, available, chromium
 from tests.web.seed import NOW, Seeded
 
