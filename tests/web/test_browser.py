@@ -143,12 +143,14 @@ async def test_the_map_when_tiles_are_configured(
         return web.Response(text=LEAFLET_STUB, content_type="application/javascript")
 
     app.router.add_get("/test-leaflet.js", leaflet)
-    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
-        async with chromium(tmp_path / "profile") as page:
-            await page.goto(str(c.make_url("/en")))
-            calls = await page.js("window.mapCalls")
-            assert calls["element"] == "map" and calls["tiles"] == "/test-tiles/{z}/{x}/{y}.png"
-            # The overdue request has a location; the fresh one has none and is only listed.
-            assert len(calls["markers"]) == 1 and seeded.numbers["overdue"] in calls["markers"][0]
-            assert await page.js("document.querySelectorAll('#open-requests tbody tr').length") == 2
-            assert page.problems() == []
+    async with (
+        TestClient(TestServer(app, host="127.0.0.1")) as c,
+        chromium(tmp_path / "profile") as page,
+    ):
+        await page.goto(str(c.make_url("/en")))
+        calls = await page.js("window.mapCalls")
+        assert calls["element"] == "map" and calls["tiles"] == "/test-tiles/{z}/{x}/{y}.png"
+        # The overdue request has a location; the fresh one has none and is only listed.
+        assert len(calls["markers"]) == 1 and seeded.numbers["overdue"] in calls["markers"][0]
+        assert await page.js("document.querySelectorAll('#open-requests tbody tr').length") == 2
+        assert page.problems() == []

@@ -181,8 +181,8 @@ async def test_own_server_in_polling_mode(
     runner = await start_web_server(app)
     assert runner is not None
     try:
-        async with ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/open311/v2/discovery.xml") as resp:
-                assert resp.status == 200 and "<discovery>" in await resp.text()
+        url = f"http://127.0.0.1:{port}/open311/v2/discovery.xml"
+        async with ClientSession() as http, http.get(url) as resp:
+            assert resp.status == 200 and "<discovery>" in await resp.text()
     finally:
         await runner.cleanup()
