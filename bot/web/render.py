@@ -5,6 +5,7 @@ UTF-8 with the XML declaration the spec asks for."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape
@@ -26,12 +27,17 @@ ITEM = {
 }
 
 
+# Characters XML 1.0 cannot carry at all, even escaped: a resident's text with one would make
+# the whole answer unreadable to an XML client.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _scalar(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return escape(str(value))
+    return escape(_NOT_XML.sub("", str(value)))
 
 
 def _xml(name: str, value: Any, out: list[str]) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.web.render import to_xml
 from models.domain.base import as_utc
 from models.domain.deadlines.policy import policy_for
 from models.domain.outbox import OutboxKind, OutboxMessage
@@ -290,3 +291,9 @@ async def test_get_answers_allow_any_origin(client: Client) -> None:
     for path in (f"{V2}/services.json", f"{V2}/requests.xml", "/en"):
         resp = await client.get(path, headers={"Origin": "https://example.org"})
         assert resp.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_xml_carries_any_text() -> None:
+    text = to_xml("service_requests", [{"description": "a\x00b\x1bc <d> & \u00e9"}])
+    root = ET.fromstring(text.encode())
+    assert root.findtext("request/description") == "abc <d> & \u00e9"
