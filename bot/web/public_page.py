@@ -4,10 +4,12 @@ table), and a search by request number. Server-rendered; the only script is the 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
@@ -53,12 +55,19 @@ OPEN_LISTED = 100  # the open requests listed in the table (the map shows up to 
 DASH = "\u2014"
 
 
+_Data = tuple[
+    dict[str, Figures], dict[str, Figures], list[tuple[date, int, int]], list[PublicRequest]
+]
+
+
 @dataclass
 class PublicPage:
     settings: Settings
     tr: Translator
     read_sessions: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime] = utcnow
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _data: tuple[float, tuple[datetime, datetime], _Data] | None = field(default=None, init=False)
 
     def _t(self, lang: str, key: str, **kwargs: object) -> str:
         return self.tr.t(lang, key, **kwargs)
@@ -76,13 +85,12 @@ class PublicPage:
         local = now.astimezone(tz)
         month_start = datetime(local.year, local.month, 1, tzinfo=tz).astimezone(UTC)
         year_start = datetime(local.year, 1, 1, tzinfo=tz).astimezone(UTC)
-        async with self.read_sessions() as session:
-            month = await department_figures(session, month_start, now, now=now)
-            year = await department_figures(session, year_start, now, now=now)
-            months = await counts_by_month(session, year_start, now, tz)
-            this_month = date(local.year, local.month, 1)
-            open_now = await open_requests(session)
-            found = await get_request(session, number) if parse_number(number) else None
+        this_month = date(local.year, local.month, 1)
+        month, year, months, open_now = await self._figures_data(now, month_start, year_start)
+        found = None
+        if parse_number(number):
+            async with self.read_sessions() as session:
+                found = await get_request(session, number)
         t = self._t
         city = self.settings.city.name.get(lang)
         body = [
@@ -117,6 +125,36 @@ class PublicPage:
             map_head=head,
             map_script=script,
         )
+
+    async def _figures_data(
+        self, now: datetime, month_start: datetime, year_start: datetime
+    ) -> _Data:
+        """The figures, the chart's counts and the open requests: the page's costly part (it
+        reads every request of the year), shared by every language and every search for
+        [web] cache_seconds, and computed once however many readers ask at the same time."""
+        async with self._lock:
+            cached = self._data
+            if (
+                cached is not None
+                and cached[0] > time.monotonic()
+                and cached[1]
+                == (
+                    month_start,
+                    year_start,
+                )
+            ):
+                return cached[2]
+            tz = ZoneInfo(self.settings.city.timezone)
+            async with self.read_sessions() as session:
+                data = (
+                    await department_figures(session, month_start, now, now=now),
+                    await department_figures(session, year_start, now, now=now),
+                    await counts_by_month(session, year_start, now, tz),
+                    await open_requests(session),
+                )
+            expires = time.monotonic() + self.settings.web.cache_seconds
+            self._data = (expires, (month_start, year_start), data)
+            return data
 
     # --- the search ------------------------------------------------------------------------
 
