@@ -93,6 +93,7 @@ async def test_the_page_in_chromium(
             pytest.skip(f"axe-core not installed at {AXE} (.ci/run installs it)")
         assert await axe_violations(page) == []
         await page.goto(base + "uk")
+        await page.screenshot(tmp_path / f"page-uk-{size}.png")
         assert await axe_violations(page) == []
         assert page.problems() == []
 
