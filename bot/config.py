@@ -54,6 +54,7 @@ class Settings(CityConfig):
     viber: ViberSettings = ViberSettings()
     delivery: DeliverySettings = DeliverySettings()
     database_path: str = "data/citybot.sqlite3"
+    web: WebSettings = Field(default_factory=lambda: WebSettings())
 
     def web_server(self) -> tuple[str, int]:
         """Where the bot's one web server (every channel's webhook) listens: bot.toml has
@@ -120,3 +121,26 @@ def load_settings(path: str | Path) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     return parse_settings(data, str(p))
+
+
+class WebSettings(StrictModel):
+    """The public page and the Open311 API (bot/web): in the bot's web server, and started on
+    its own listen_host:listen_port in polling mode when enabled."""
+
+    enabled: bool = False
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8081, ge=1, le=65535)
+    cache_seconds: float = Field(30, ge=0)  # how long a page or a GET answer is reused
+    rate_per_minute: int = Field(120, ge=1)  # requests per client IP, page and API together
+    rate_burst: int = Field(40, ge=1)
+    trust_forwarded_for: bool = False  # behind a reverse proxy: the client is X-Forwarded-For
+    # The map: both set, or the open requests are shown as a list only. {z}/{x}/{y} tiles.
+    tile_url: str = ""
+    tile_attribution: str = ""
+    leaflet_js_url: str = ""
+    leaflet_css_url: str = ""
+    jurisdiction_id: str = ""  # e.g. "kr.gov.ua"; empty: the API serves one city
+    public_url: str = ""  # the API's public base URL, named in discovery
+
+
+Settings.model_rebuild()

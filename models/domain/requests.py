@@ -62,20 +62,27 @@ class NewRequest:
 
 async def submit_request(
     session: AsyncSession,
-    resident: Resident,
+    resident: Resident | None,
     new: NewRequest,
     *,
     now: datetime | None = None,
     prepare: Callable[[Request], None] | None = None,
+    channel: str | None = None,
+    language: str | None = None,
+    filed_by: str | None = None,
 ) -> Request:
     """Store a resident's request with its first history event. ``prepare`` completes the row
-    (priority, deadline) before it is written, so it is written once."""
+    (priority, deadline) before it is written, so it is written once.
+
+    With no ``resident`` the request came from another system (``channel`` "open311"): nobody
+    in a chat to tell, and the history names the system (``filed_by``) as its author."""
     now = now or utcnow()
+    channel = resident.channel if resident is not None else (channel or "external")
     req = Request(
         number=await next_number(session, now.year),
-        resident_id=resident.id,
-        channel=resident.channel,
-        language=resident.language or "uk",
+        resident_id=resident.id if resident is not None else None,
+        channel=channel,
+        language=(resident.language if resident is not None else language) or "uk",
         category=new.category,
         subcategory=new.subcategory,
         department=new.department,
@@ -88,12 +95,12 @@ async def submit_request(
         created_at=now,
         updated_at=now,
     )
-    req.photos = [Photo(channel=resident.channel, file_ref=ref, added_at=now) for ref in new.photos]
+    req.photos = [Photo(channel=channel, file_ref=ref, added_at=now) for ref in new.photos]
     req.events = [
         RequestEvent(
             kind=EventKind.CREATED,
-            actor=Actor.RESIDENT,
-            actor_id=str(resident.id),
+            actor=Actor.RESIDENT if resident is not None else Actor.SYSTEM,
+            actor_id=str(resident.id) if resident is not None else filed_by,
             new_status=Status.NEW,
             at=now,
         )
@@ -101,7 +108,7 @@ async def submit_request(
     if prepare is not None:
         prepare(req)
     session.add(req)
-    if new.phone:
+    if new.phone and resident is not None:
         resident.phone = new.phone
     await session.flush()
     return req
