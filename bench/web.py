@@ -1,11 +1,11 @@
 """Issue 16's measure: do 200 concurrent readers of the public page raise the dialog's p99?
 
 citybot runs in its own process in webhook mode with the page on its web server
-(bench/web_bot.py), over a SQLite file seeded with --requests requests. Three phases of
---users residents doing the whole dialog (closed loop, as bench/conversation.py): alone, with
---readers readers fetching the page as fast as it answers (each its own client address, via
-X-Forwarded-For, and [web] limits raised so that the load, not the limiter, is measured), and
-alone again. The page's [web] cache_seconds is the bot.toml default unless --cache says.
+(`python -m bot run` with [web] enabled), over a SQLite file seeded with --requests
+requests. Three phases of --users residents doing the whole dialog (closed loop, as
+bench/conversation.py): alone, with --readers readers fetching the page as fast as it answers
+(each its own client address, via X-Forwarded-For, and [web] limits raised so that the load,
+not the limiter, is measured), and alone again. The page's [web] cache_seconds is the bot.toml default unless --cache says.
 
     .venv/bin/python -m bench.web [--users 200] [--readers 200] [--think 0] [--requests 20000]
                                   [--cache 30]
@@ -61,7 +61,7 @@ async def bot_with_page(
         workdir / f"bot-{port}.toml", mode="webhook", listen_port=port, overrides={"web": web}
     )
     child = Child(
-        [sys.executable, "-m", "bench.web_bot"],
+        [sys.executable, "-m", "bot", "run"],
         bot_env(srv.base_url, db_url, config),
         workdir / f"web-bot-{port}.log",
     )

@@ -1,5 +1,6 @@
 """Running the bot: the enabled channels, the outbox worker and the scheduler, one web server
-for every channel that takes webhooks. It knows channels only through ``bot.channels.base``."""
+for every channel that takes webhooks and for the public page and Open311 API (bot/web) when
+``[web] enabled``. It knows channels only through ``bot.channels.base``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.config import ConfigError
 from bot.delivery import Delivery, Sender
 from bot.media import MediaStore
 from bot.scheduler import scheduling
+from bot.web import mount_web
 from handlers.outbound.jobs import Jobs
 
 log = logging.getLogger(__name__)
@@ -61,15 +63,20 @@ async def receiving(
     each one's loop running; the loops are yielded. Everything is stopped on the way out."""
     web_app = web.Application()
     mounted = [channel.name for channel in channels if channel.mount(web_app)]
+    where = app.settings.web_server()
+    if app.settings.web.enabled:
+        mount_web(web_app, app)
+        if not mounted:  # polling only: the public side on an address of its own
+            where = app.settings.web.listen_host, app.settings.web.listen_port
+        mounted.append("the public page and Open311")
     server: web.AppRunner | None = None
     loops: list[asyncio.Task[None]] = []
     try:
         if mounted:
             server = web.AppRunner(web_app)
             await server.setup()
-            host, port = app.settings.web_server()
-            await web.TCPSite(server, host, port).start()
-            log.info("web server on %s:%s for %s", host, port, ", ".join(mounted))
+            await web.TCPSite(server, *where).start()
+            log.info("web server on %s:%s for %s", *where, ", ".join(mounted))
         for channel in channels:
             await channel.start()
         loops = [asyncio.create_task(c.run(), name=f"{c.name}-receive") for c in channels]

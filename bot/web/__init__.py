@@ -33,7 +33,7 @@ from handlers.i18n import LANGUAGES, Translator
 from models.domain.base import utcnow
 from models.storage.engine import read_session_factory
 
-__all__ = ["WebParts", "build_web", "mount", "mount_web", "start_web_server"]
+__all__ = ["WebParts", "build_web", "mount", "mount_web"]
 
 log = logging.getLogger(__name__)
 
@@ -135,19 +135,3 @@ def mount_web(web_app: web.Application, app: App) -> WebParts:
     parts = build_web(app.settings, app.conversation.tr, app.sessions, reader, on_commit=wake)
     mount(web_app, parts)
     return parts
-
-
-async def start_web_server(app: App) -> web.AppRunner | None:
-    """Polling mode has no webhook server: serve the page and the API on their own, at
-    [web] listen_host:listen_port. None when [web] enabled is false. The caller cleans the
-    runner up on shutdown (``await runner.cleanup()``)."""
-    settings = app.settings.web
-    if not settings.enabled:
-        return None
-    web_app = web.Application()
-    mount_web(web_app, app)
-    runner = web.AppRunner(web_app)
-    await runner.setup()
-    await web.TCPSite(runner, settings.listen_host, settings.listen_port).start()
-    log.info("web: public page and Open311 on %s:%s", settings.listen_host, settings.listen_port)
-    return runner

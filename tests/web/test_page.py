@@ -9,14 +9,15 @@ import socket
 from html import unescape
 
 import pytest
-from aiohttp import ClientSession, web
+from aiohttp import ClientConnectionError, ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import App
 from bot.config import Env, Settings
-from bot.web import build_web, mount, mount_web, start_web_server
+from bot.runner import receiving
+from bot.web import build_web, mount, mount_web
 from handlers.desk.engine import StaffDesk
 from handlers.dialog.conversation import Conversation
 from handlers.i18n import translator
@@ -159,31 +160,35 @@ async def test_mount_web_on_the_bots_app(
         assert (await c.get("/open311/v2/requests.xml")).status == 200
 
 
-async def test_own_server_in_polling_mode(
+async def test_the_runner_serves_it_on_its_own_address_when_no_channel_takes_webhooks(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
+    """Polling mode has no webhook server: with [web] enabled the runner serves the page and
+    the API at [web] listen_host:listen_port; with it off, nothing listens there."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    on = settings.web.model_copy(update={"enabled": True, "listen_port": port})
     conversation = Conversation(sessions, settings)
-    app = App(
-        Env(),
-        settings.model_copy(update={"web": on}),
-        engine,
-        sessions,
-        conversation,
-        StaffDesk(sessions, settings, conversation.tr),
-    )
-    assert (
-        await start_web_server(App(Env(), settings, engine, sessions, conversation, app.desk))
-        is None
-    )
-    runner = await start_web_server(app)
-    assert runner is not None
-    try:
-        url = f"http://127.0.0.1:{port}/open311/v2/discovery.xml"
-        async with ClientSession() as http, http.get(url) as resp:
-            assert resp.status == 200 and "<discovery>" in await resp.text()
-    finally:
-        await runner.cleanup()
+    desk = StaffDesk(sessions, settings, conversation.tr)
+    url = f"http://127.0.0.1:{port}/open311/v2/discovery.xml"
+    off = settings.web.model_copy(update={"listen_port": port})
+    async with (
+        receiving(
+            App(
+                Env(),
+                settings.model_copy(update={"web": off}),
+                engine,
+                sessions,
+                conversation,
+                desk,
+            ),
+            [],
+        ),
+        ClientSession() as http,
+    ):
+        with pytest.raises(ClientConnectionError):
+            await http.get(url)
+    on = settings.web.model_copy(update={"enabled": True, "listen_port": port})
+    app = App(Env(), settings.model_copy(update={"web": on}), engine, sessions, conversation, desk)
+    async with receiving(app, []), ClientSession() as http, http.get(url) as resp:
+        assert resp.status == 200 and "<discovery>" in await resp.text()
