@@ -5,7 +5,8 @@ citybot runs in its own process in webhook mode with the page on its web server
 requests. Three phases of --users residents doing the whole dialog (closed loop, as
 bench/conversation.py): alone, with --readers readers fetching the page as fast as it answers
 (each its own client address, via X-Forwarded-For, and [web] limits raised so that the load,
-not the limiter, is measured), and alone again. The page's [web] cache_seconds is the bot.toml default unless --cache says.
+not the limiter, is measured), and alone again. The page's [web] cache_seconds is the bot.toml
+default unless --cache says.
 
     .venv/bin/python -m bench.web [--users 200] [--readers 200] [--think 0] [--requests 20000]
                                   [--cache 30]
