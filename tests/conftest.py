@@ -3,6 +3,7 @@ set), the repo's bot.toml, and a collecting chat that talks to the conversation 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,30 @@ from tests.chat import Chat
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+class _UndeclaredMoves(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.moves: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.moves.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def dialog_moves_are_declared(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that drives the dialog also checks the step table: a step that moved
+    somewhere its row in handlers/dialog/flow.py does not declare fails the test."""
+    watch = _UndeclaredMoves()
+    logger = logging.getLogger("handlers.dialog.flow")
+    logger.addHandler(watch)
+    try:
+        yield
+    finally:
+        logger.removeHandler(watch)
+    if request.node.get_closest_marker("undeclared_moves") is None:
+        assert not watch.moves, watch.moves
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,8 @@ class Context:
     channel: str
     replies: list[Reply] = field(default_factory=list)
     keep_offered: bool = False  # the event came from a notification, not from the dialog
+    # A step's own answer is being handled (not a command): its moves must be in the table.
+    handling: bool = False
 
     @property
     def lang(self) -> str:

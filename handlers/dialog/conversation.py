@@ -36,6 +36,18 @@ log = logging.getLogger(__name__)
 
 FILING_STEPS = frozenset(new_request.FLOW) | {Step.CONFIRM}
 SEEN_KEY, SEEN_KEPT = "seen", 20
+# The commands that reach a step from any step (the diagram's note): /new continues a draft
+# at its first unanswered step, /start asks for the language first when none was chosen.
+COMMAND_STEPS: dict[str, Step] = {
+    "start": Step.MENU,
+    "menu": Step.MENU,
+    "new": Step.CATEGORY,
+    "my": Step.MY_LIST,
+    "help": Step.HELP,
+    "language": Step.LANGUAGE,
+    "forget": Step.FORGET,
+    "cancel": Step.MENU,
+}
 # Steps where the resident's next text belongs to the dialog, not to a department's question.
 TYPING_STEPS = frozenset({Step.ADDRESS, Step.DESCRIPTION, Step.PHOTOS, Step.PHONE, Step.ADD_INFO})
 
@@ -194,6 +206,7 @@ class Conversation:
             ctx.hint("hint.stale_button")
             await reask(ctx)
             return
+        ctx.handling = True
         await STEPS[ctx.step].handle(ctx, ev)
 
     async def _command(self, ctx: Context, ev: Incoming) -> None:
@@ -210,17 +223,13 @@ class Conversation:
                     await new_request.start(ctx)
             case "my":
                 await my_requests.open_list(ctx, page=0)
-            case "help":
-                await goto(ctx, Step.HELP)
-            case "language":
-                await goto(ctx, Step.LANGUAGE)
-            case "forget":
-                await goto(ctx, Step.FORGET)
             case "cancel":
                 if ctx.step in FILING_STEPS:
                     await new_request.cancel(ctx)
                 else:
                     await goto(ctx, Step.MENU)
+            case command if command in COMMAND_STEPS:
+                await goto(ctx, COMMAND_STEPS[command])
             case _:
                 ctx.hint("hint.unknown_command")
                 await reask(ctx)

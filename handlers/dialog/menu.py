@@ -8,6 +8,16 @@ from handlers.i18n import LANGUAGES, Safe
 from handlers.types import Button, Incoming, Kind
 from models.domain.residents import forget_resident
 
+# Where Continue may take a resident with a draft: the steps of filing after the category.
+DRAFT_STEPS = (
+    Step.SUBCATEGORY,
+    Step.ADDRESS,
+    Step.DESCRIPTION,
+    Step.PHOTOS,
+    Step.PHONE,
+    Step.CONFIRM,
+)
+
 
 async def ask_language(ctx: Context) -> None:
     # Each language is named in itself: the "language.name" of its own catalog.
@@ -17,7 +27,7 @@ async def ask_language(ctx: Context) -> None:
     )
 
 
-@step(Step.LANGUAGE, ask_language)
+@step(Step.LANGUAGE, ask_language, leads_to={Step.MENU: ""})
 async def on_language(ctx: Context, ev: Incoming) -> None:
     lang = ev.payload.removeprefix("lang:") if ev.kind is Kind.BUTTON else ""
     if lang not in LANGUAGES:
@@ -48,7 +58,18 @@ async def ask_menu(ctx: Context) -> None:
     ctx.say(ctx.t("menu.prompt"), rows)
 
 
-@step(Step.MENU, ask_menu)
+@step(
+    Step.MENU,
+    ask_menu,
+    leads_to={
+        Step.CATEGORY: "New request",
+        # Continue: the first step of the draft still unanswered.
+        **dict.fromkeys(DRAFT_STEPS, "Continue"),
+        Step.MY_LIST: "My requests",
+        Step.HELP: "Contacts & help",
+        Step.LANGUAGE: "Language",
+    },
+)
 async def on_menu(ctx: Context, ev: Incoming) -> None:
     from handlers.dialog import my_requests, new_request  # the menu leads everywhere
 
@@ -97,7 +118,7 @@ async def ask_help(ctx: Context) -> None:
     )
 
 
-@step(Step.HELP, ask_help)
+@step(Step.HELP, ask_help, leads_to={Step.FORGET: "erase my data", Step.MENU: ""})
 async def on_help(ctx: Context, ev: Incoming) -> None:
     if ev.kind is Kind.BUTTON and ev.payload == "help:forget":
         await goto(ctx, Step.FORGET)
@@ -115,7 +136,7 @@ async def ask_forget(ctx: Context) -> None:
     )
 
 
-@step(Step.FORGET, ask_forget)
+@step(Step.FORGET, ask_forget, leads_to={Step.MENU: "No"})
 async def on_forget(ctx: Context, ev: Incoming) -> None:
     if ev.kind is Kind.BUTTON and ev.payload == "forget:yes":
         count = await forget_resident(ctx.session, ctx.resident)

@@ -108,7 +108,11 @@ async def _find_own_by_number(ctx: Context, text: str) -> Request | None:
     return None if req_id is None else await get_for_resident(ctx.session, ctx.resident.id, req_id)
 
 
-@step(Step.MY_LIST, ask_list)
+@step(
+    Step.MY_LIST,
+    ask_list,
+    leads_to={Step.MY_DETAIL: "a request", Step.CATEGORY: "New request", Step.MENU: ""},
+)
 async def on_list(ctx: Context, ev: Incoming) -> None:
     from handlers.dialog import new_request
 
@@ -198,7 +202,16 @@ async def ask_detail(ctx: Context) -> None:
     ctx.say(ctx.t("my.detail_actions"), rows)
 
 
-@step(Step.MY_DETAIL, ask_detail)
+@step(
+    Step.MY_DETAIL,
+    ask_detail,
+    leads_to={
+        Step.ADD_INFO: "add a comment or photo",
+        Step.CANCEL_REQUEST: "withdraw (only while new)",
+        Step.MY_LIST: "",
+        Step.MENU: "",
+    },
+)
 async def on_detail(ctx: Context, ev: Incoming) -> None:
     match ev.payload if ev.kind is Kind.BUTTON else "":
         case "detail:add":
@@ -223,7 +236,7 @@ async def ask_add_info(ctx: Context) -> None:
     ctx.say(ctx.t("my.add_info_prompt"), [[ctx.button("nav.back", "nav:back")]])
 
 
-@step(Step.ADD_INFO, ask_add_info)
+@step(Step.ADD_INFO, ask_add_info, leads_to={Step.MY_DETAIL: ""})
 async def on_add_info(ctx: Context, ev: Incoming) -> None:
     if ev.kind is Kind.BUTTON and ev.payload == "nav:back":
         await goto(ctx, Step.MY_DETAIL)
@@ -269,7 +282,7 @@ async def ask_cancel(ctx: Context) -> None:
     )
 
 
-@step(Step.CANCEL_REQUEST, ask_cancel)
+@step(Step.CANCEL_REQUEST, ask_cancel, leads_to={Step.MY_DETAIL: ""})
 async def on_cancel(ctx: Context, ev: Incoming) -> None:
     if ev.kind is Kind.BUTTON and ev.payload == "cancel:yes":
         req = await get_for_resident(ctx.session, ctx.resident.id, int(ctx.view.get("request", 0)))

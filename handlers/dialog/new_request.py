@@ -6,12 +6,9 @@ resident comes straight back to the summary.
 
 from __future__ import annotations
 
-from typing import Any
-
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import goto, reask, step
-from handlers.formatting import category_name, when
-from handlers.i18n import Safe
+from handlers.formatting import category_name
 from handlers.types import Button, ButtonKind, Incoming, Keyboard, Kind
 from handlers.validation import (
     Invalid,
@@ -19,12 +16,27 @@ from handlers.validation import (
     validate_address,
     validate_description,
 )
-from models.domain.deadlines.policy import policy_for
-from models.domain.lifecycle import card_refresh
-from models.domain.requests import NewRequest, submit_request
-from models.domain.tables import Request
 
 FLOW = (Step.CATEGORY, Step.SUBCATEGORY, Step.ADDRESS, Step.DESCRIPTION, Step.PHOTOS, Step.PHONE)
+
+
+def moves(at: Step) -> dict[Step, str]:
+    """Where a step of filing leads: on to the next step still unanswered (any later one, and
+    the summary when all are or when editing from it), back to the one before (Back), and to
+    the menu (Cancel)."""
+    i = FLOW.index(at)
+    out = dict.fromkeys(FLOW[i + 1 :], "already answered")
+    if i + 1 < len(FLOW):
+        out[FLOW[i + 1]] = ""
+    out[Step.CONFIRM] = "" if i + 1 == len(FLOW) else "all answered"
+    if i > 0:
+        out[FLOW[i - 1]] = "Back"
+        if FLOW[i - 1] is Step.SUBCATEGORY:
+            out[Step.CATEGORY] = "Back"
+    out[Step.MENU] = "Cancel"
+    return out
+
+
 EDITABLE = {
     "category": Step.CATEGORY,
     "address": Step.ADDRESS,
@@ -149,7 +161,7 @@ async def ask_category(ctx: Context) -> None:
     ctx.say(ctx.t("new.category"), rows)
 
 
-@step(Step.CATEGORY, ask_category)
+@step(Step.CATEGORY, ask_category, leads_to=moves(Step.CATEGORY))
 async def on_category(ctx: Context, ev: Incoming) -> None:
     if await handled_commonly(ctx, ev):
         return
@@ -178,7 +190,7 @@ async def ask_subcategory(ctx: Context) -> None:
     ctx.say(ctx.t("new.subcategory", category=category_label(ctx, cat.code)), rows)
 
 
-@step(Step.SUBCATEGORY, ask_subcategory)
+@step(Step.SUBCATEGORY, ask_subcategory, leads_to=moves(Step.SUBCATEGORY))
 async def on_subcategory(ctx: Context, ev: Incoming) -> None:
     if ev.kind is Kind.BUTTON and ev.payload == "nav:back":
         await goto(ctx, Step.CATEGORY)
@@ -209,7 +221,7 @@ async def ask_address(ctx: Context) -> None:
     )
 
 
-@step(Step.ADDRESS, ask_address)
+@step(Step.ADDRESS, ask_address, leads_to=moves(Step.ADDRESS))
 async def on_address(ctx: Context, ev: Incoming) -> None:
     if await handled_commonly(ctx, ev):
         return
@@ -251,7 +263,7 @@ async def ask_description(ctx: Context) -> None:
     )
 
 
-@step(Step.DESCRIPTION, ask_description)
+@step(Step.DESCRIPTION, ask_description, leads_to=moves(Step.DESCRIPTION))
 async def on_description(ctx: Context, ev: Incoming) -> None:
     if await handled_commonly(ctx, ev):
         return
@@ -286,7 +298,7 @@ async def ask_photos(ctx: Context) -> None:
     ctx.say(text, [[done], _nav(ctx)], Keyboard.INPUT)
 
 
-@step(Step.PHOTOS, ask_photos)
+@step(Step.PHOTOS, ask_photos, leads_to=moves(Step.PHOTOS))
 async def on_photos(ctx: Context, ev: Incoming) -> None:
     if await navigate(ctx, ev):
         return
@@ -327,7 +339,7 @@ async def ask_phone(ctx: Context) -> None:
     )
 
 
-@step(Step.PHONE, ask_phone)
+@step(Step.PHONE, ask_phone, leads_to=moves(Step.PHONE))
 async def on_phone(ctx: Context, ev: Incoming) -> None:
     if await handled_commonly(ctx, ev):
         return
@@ -350,110 +362,3 @@ async def on_phone(ctx: Context, ev: Incoming) -> None:
         return
     ctx.draft.update(phone=result, phone_done=True)
     await advance(ctx)
-
-
-# --- summary and confirmation -------------------------------------------------------------
-
-
-def summary(ctx: Context, d: dict[str, Any]) -> str:
-    photos = len(d.get("photos", []))
-    return ctx.t(
-        "new.summary",
-        category=category_label(ctx, d.get("category", ""), d.get("subcategory")),
-        address=d.get("address", ""),
-        description=d.get("description", ""),
-        photos=Safe(ctx.n("summary.photos", photos)),
-        phone=d.get("phone") or ctx.t("summary.no_phone"),
-    )
-
-
-async def ask_confirm(ctx: Context) -> None:
-    ctx.draft["editing"] = False
-    # Back (or leaving) from "edit photos" without pressing Done keeps the photos there were.
-    if "photos_before_edit" in ctx.draft:
-        ctx.draft["photos"] = ctx.draft.pop("photos_before_edit")
-    ctx.say(summary(ctx, ctx.draft), [])
-    ctx.say(
-        ctx.t("new.confirm_question"),
-        [
-            [ctx.button("new.confirm", "confirm")],
-            [
-                ctx.button("edit.category", "edit:category"),
-                ctx.button("edit.address", "edit:address"),
-            ],
-            [
-                ctx.button("edit.description", "edit:description"),
-                ctx.button("edit.photos", "edit:photos"),
-            ],
-            [ctx.button("edit.phone", "edit:phone"), ctx.button("nav.cancel", "nav:cancel")],
-        ],
-    )
-
-
-@step(Step.CONFIRM, ask_confirm)
-async def on_confirm(ctx: Context, ev: Incoming) -> None:
-    if ev.kind is Kind.BUTTON and ev.payload == "nav:cancel":
-        await cancel(ctx)
-        return
-    if ev.kind is Kind.BUTTON and ev.payload.startswith("edit:"):
-        target = EDITABLE.get(ev.payload.removeprefix("edit:"))
-        if target is not None:
-            ctx.draft["editing"] = True
-            if target is Step.PHOTOS:
-                ctx.draft["photos_before_edit"] = ctx.draft.get("photos", [])
-                ctx.draft["photos"] = []
-            await goto(ctx, target)
-            return
-    if ev.kind is Kind.BUTTON and ev.payload == "confirm":
-        await submit(ctx)
-        return
-    if ev.kind is Kind.PHOTO and keep_photo(ctx, ev):
-        ctx.say(ctx.t("photos.added"))
-        await reask(ctx)
-        return
-    ctx.hint("hint.use_buttons")
-    await reask(ctx)
-
-
-async def submit(ctx: Context) -> None:
-    d = ctx.draft
-    if next_missing(ctx) is not Step.CONFIRM:  # a draft from an older version, or tampered
-        await resume(ctx)
-        return
-    department = ctx.settings.route(d["category"], d.get("subcategory"))
-
-    def prepare(req: Request) -> None:
-        req.priority = ctx.settings.priority_for(req.category, req.subcategory)
-        policy_for(ctx.settings).start(req, ctx.now)
-
-    req = await submit_request(
-        ctx.session,
-        ctx.resident,
-        NewRequest(
-            category=d["category"],
-            subcategory=d.get("subcategory"),
-            department=department,
-            address=d["address"],
-            latitude=d.get("lat"),
-            longitude=d.get("lon"),
-            description=d["description"],
-            photos=list(d.get("photos", [])),
-            phone=d.get("phone"),
-        ),
-        now=ctx.now,
-        prepare=prepare,
-    )
-    card_refresh(ctx.session, req, ctx.settings.desk_chats(department), now=ctx.now)
-    dept = ctx.settings.department(department)
-    ctx.data["draft"] = {}
-    assert req.deadline_at is not None
-    ctx.say(
-        ctx.t(
-            "new.submitted",
-            number=req.number,
-            department=dept.name.get(ctx.lang) if dept else department,
-        )
-        + "\n"
-        + ctx.t("new.expected", deadline=when(ctx.settings, ctx.lang, req.deadline_at))
-    )
-    await goto(ctx, Step.MENU)

@@ -1,0 +1,136 @@
+"""The last step of filing: the summary, its Edit buttons, and filing the request (numbered,
+routed to its department, deadlined, its card queued for the department's chats)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.dialog.context import Context, Step
+from handlers.dialog.flow import goto, reask, step
+from handlers.dialog.new_request import (
+    EDITABLE,
+    cancel,
+    category_label,
+    keep_photo,
+    next_missing,
+    resume,
+)
+from handlers.formatting import when
+from handlers.i18n import Safe
+from handlers.types import Incoming, Kind
+from models.domain.deadlines.policy import policy_for
+from models.domain.lifecycle import card_refresh
+from models.domain.requests import NewRequest, submit_request
+from models.domain.tables import Request
+
+
+def summary(ctx: Context, d: dict[str, Any]) -> str:
+    photos = len(d.get("photos", []))
+    return ctx.t(
+        "new.summary",
+        category=category_label(ctx, d.get("category", ""), d.get("subcategory")),
+        address=d.get("address", ""),
+        description=d.get("description", ""),
+        photos=Safe(ctx.n("summary.photos", photos)),
+        phone=d.get("phone") or ctx.t("summary.no_phone"),
+    )
+
+
+async def ask_confirm(ctx: Context) -> None:
+    ctx.draft["editing"] = False
+    # Back (or leaving) from "edit photos" without pressing Done keeps the photos there were.
+    if "photos_before_edit" in ctx.draft:
+        ctx.draft["photos"] = ctx.draft.pop("photos_before_edit")
+    ctx.say(summary(ctx, ctx.draft), [])
+    ctx.say(
+        ctx.t("new.confirm_question"),
+        [
+            [ctx.button("new.confirm", "confirm")],
+            [
+                ctx.button("edit.category", "edit:category"),
+                ctx.button("edit.address", "edit:address"),
+            ],
+            [
+                ctx.button("edit.description", "edit:description"),
+                ctx.button("edit.photos", "edit:photos"),
+            ],
+            [ctx.button("edit.phone", "edit:phone"), ctx.button("nav.cancel", "nav:cancel")],
+        ],
+    )
+
+
+@step(
+    Step.CONFIRM,
+    ask_confirm,
+    leads_to={
+        **{edit: "Edit" for edit in EDITABLE.values()},
+        Step.SUBCATEGORY: "a draft saved by an older version",
+        Step.MENU: "Confirm → number 2026-000123, or Cancel",
+    },
+)
+async def on_confirm(ctx: Context, ev: Incoming) -> None:
+    if ev.kind is Kind.BUTTON and ev.payload == "nav:cancel":
+        await cancel(ctx)
+        return
+    if ev.kind is Kind.BUTTON and ev.payload.startswith("edit:"):
+        target = EDITABLE.get(ev.payload.removeprefix("edit:"))
+        if target is not None:
+            ctx.draft["editing"] = True
+            if target is Step.PHOTOS:
+                ctx.draft["photos_before_edit"] = ctx.draft.get("photos", [])
+                ctx.draft["photos"] = []
+            await goto(ctx, target)
+            return
+    if ev.kind is Kind.BUTTON and ev.payload == "confirm":
+        await submit(ctx)
+        return
+    if ev.kind is Kind.PHOTO and keep_photo(ctx, ev):
+        ctx.say(ctx.t("photos.added"))
+        await reask(ctx)
+        return
+    ctx.hint("hint.use_buttons")
+    await reask(ctx)
+
+
+async def submit(ctx: Context) -> None:
+    d = ctx.draft
+    if next_missing(ctx) is not Step.CONFIRM:  # a draft from an older version, or tampered
+        await resume(ctx)
+        return
+    department = ctx.settings.route(d["category"], d.get("subcategory"))
+
+    def prepare(req: Request) -> None:
+        req.priority = ctx.settings.priority_for(req.category, req.subcategory)
+        policy_for(ctx.settings).start(req, ctx.now)
+
+    req = await submit_request(
+        ctx.session,
+        ctx.resident,
+        NewRequest(
+            category=d["category"],
+            subcategory=d.get("subcategory"),
+            department=department,
+            address=d["address"],
+            latitude=d.get("lat"),
+            longitude=d.get("lon"),
+            description=d["description"],
+            photos=list(d.get("photos", [])),
+            phone=d.get("phone"),
+        ),
+        now=ctx.now,
+        prepare=prepare,
+    )
+    card_refresh(ctx.session, req, ctx.settings.desk_chats(department), now=ctx.now)
+    dept = ctx.settings.department(department)
+    ctx.data["draft"] = {}
+    assert req.deadline_at is not None
+    ctx.say(
+        ctx.t(
+            "new.submitted",
+            number=req.number,
+            department=dept.name.get(ctx.lang) if dept else department,
+        )
+        + "\n"
+        + ctx.t("new.expected", deadline=when(ctx.settings, ctx.lang, req.deadline_at))
+    )
+    await goto(ctx, Step.MENU)
