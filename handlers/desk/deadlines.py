@@ -11,10 +11,10 @@ from handlers.desk.commands import ADMINS_AND_OPERATORS, CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
 from handlers.formatting import department_name, local_time, when
 from models.domain.base import as_utc
+from models.domain.deadlines.policy import policy_for
 from models.domain.deadlines.spans import LEGAL_MAXIMUM
-from models.domain.lifecycle import card_refresh, notify_resident
+from models.domain.lifecycle import set_deadline
 from models.domain.requests import is_open
-from models.domain.tables import Actor, EventKind, RequestEvent
 from models.storage.digest_queries import oldest_overdue
 
 log = logging.getLogger(__name__)
@@ -92,24 +92,16 @@ async def cmd_deadline(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     if new <= as_utc(turn.now) or new > as_utc(req.created_at) + LEGAL_MAXIMUM:
         desk.say(turn, desk.t("staff.deadline_range", number=req.number))
         return
-    old = local_time(desk.settings, req.deadline_at) if req.deadline_at else "—"
-    req.deadline_at = new
-    req.remind_at = None
-    req.escalated_at = None
-    turn.session.add(
-        RequestEvent(
-            request_id=req.id,
-            kind=EventKind.DEADLINE,
-            actor=Actor.STAFF,
-            actor_id=turn.actor_id,
-            text=f"{old} → {local_time(desk.settings, new)}: {reason}",
-            at=turn.now,
-        )
+    await set_deadline(
+        turn.session,
+        req,
+        new,
+        actor_id=turn.actor_id,
+        reason=reason,
+        now=turn.now,
+        desk_chats=desk.chats(req),
+        policy=policy_for(desk.settings),
     )
-    await notify_resident(
-        turn.session, req, "deadline", now=turn.now, deadline=new.isoformat(), reason=reason
-    )
-    card_refresh(turn.session, req, desk.settings.desk_chats(req.department), now=turn.now)
     desk.say(
         turn,
         desk.t(
