@@ -1,4 +1,7 @@
-"""The staff desk: commands and card buttons for administrators, operators and departments.
+"""The staff desk's engine: it runs the commands of the groups it is given (see
+handlers/desk/__init__.py for the list, handlers/desk/commands.py for how one is declared),
+refuses a command to anyone its roles leave out, and handles the card buttons and the prompts
+they open, for administrators, operators and departments.
 
 Everything is scoped by the staff member's role: department staff see and act on their own
 department's requests only, and a request outside their scope is simply "not found". A person
