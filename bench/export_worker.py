@@ -18,7 +18,8 @@ from typing import Any
 async def export(url: str, start: str, end: str) -> dict[str, Any]:
     from bench.common import ROOT, peak_rss_mb, rss_mb
     from bot.config import load_settings
-    from handlers.desk.engine import StaffDesk, Turn, cmd_export
+    from handlers.desk.engine import StaffDesk, Turn
+    from handlers.desk.export import cmd_export
     from handlers.i18n import translator
     from handlers.types import Incoming, Kind
     from models.domain.base import utcnow

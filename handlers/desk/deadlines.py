@@ -7,21 +7,22 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers.desk.engine import StaffDesk, Turn, command
+from handlers.desk.commands import ADMINS_AND_OPERATORS, CommandGroup
+from handlers.desk.engine import StaffDesk, Turn
 from handlers.formatting import department_name, local_time, when
 from models.domain.base import as_utc
+from models.domain.deadlines.policy import policy_for
 from models.domain.deadlines.spans import LEGAL_MAXIMUM
-from models.domain.lifecycle import card_refresh, notify_resident
+from models.domain.lifecycle import set_deadline
 from models.domain.requests import is_open
-from models.domain.staff import Role
-from models.domain.tables import Actor, EventKind, RequestEvent
 from models.storage.digest_queries import oldest_overdue
 
 log = logging.getLogger(__name__)
 _RELATIVE = re.compile(r"^\+(\d{1,3})([hd])$")
+commands = CommandGroup()
 
 
-@command("overdue", read_only=True)
+@commands.command("overdue", read_only=True)
 async def cmd_overdue(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     department = turn.scope
     if args:
@@ -68,12 +69,8 @@ def parse_new_deadline(desk: StaffDesk, now: datetime, words: list[str]) -> tupl
     return datetime.combine(day, at, tzinfo=tz).astimezone(ZoneInfo("UTC")), used
 
 
-@command("deadline")
+@commands.command("deadline", roles=ADMINS_AND_OPERATORS, denied="staff.deadline_denied")
 async def cmd_deadline(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
-    if turn.staff.role is Role.DEPARTMENT:
-        log.warning("denied: %s (%s) used /deadline", turn.actor_id, turn.staff.role)
-        desk.say(turn, desk.t("staff.deadline_denied"))
-        return
     if len(args) < 3:
         desk.usage(turn, "deadline")
         return
@@ -95,24 +92,16 @@ async def cmd_deadline(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     if new <= as_utc(turn.now) or new > as_utc(req.created_at) + LEGAL_MAXIMUM:
         desk.say(turn, desk.t("staff.deadline_range", number=req.number))
         return
-    old = local_time(desk.settings, req.deadline_at) if req.deadline_at else "—"
-    req.deadline_at = new
-    req.remind_at = None
-    req.escalated_at = None
-    turn.session.add(
-        RequestEvent(
-            request_id=req.id,
-            kind=EventKind.DEADLINE,
-            actor=Actor.STAFF,
-            actor_id=turn.actor_id,
-            text=f"{old} → {local_time(desk.settings, new)}: {reason}",
-            at=turn.now,
-        )
+    await set_deadline(
+        turn.session,
+        req,
+        new,
+        actor_id=turn.actor_id,
+        reason=reason,
+        now=turn.now,
+        desk_chats=desk.chats(req),
+        policy=policy_for(desk.settings),
     )
-    await notify_resident(
-        turn.session, req, "deadline", now=turn.now, deadline=new.isoformat(), reason=reason
-    )
-    card_refresh(turn.session, req, desk.settings.desk_chats(req.department), now=turn.now)
     desk.say(
         turn,
         desk.t(

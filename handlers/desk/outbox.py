@@ -3,23 +3,19 @@ and why, so nothing the city promised a resident silently disappears."""
 
 from __future__ import annotations
 
-import logging
-
-from handlers.desk.engine import StaffDesk, Turn, command
+from handlers.desk.commands import ADMINS_AND_OPERATORS, CommandGroup
+from handlers.desk.engine import StaffDesk, Turn
 from handlers.formatting import local_time
 from models.domain.outbox import OutboxStatus
-from models.domain.staff import Role
 from models.storage.outbox_report import counts, recent_problems
 
-log = logging.getLogger(__name__)
+commands = CommandGroup()
 
 
-@command("outbox", read_only=True)
+@commands.command(
+    "outbox", read_only=True, roles=ADMINS_AND_OPERATORS, denied="staff.outbox_denied"
+)
 async def cmd_outbox(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
-    if turn.staff.role is Role.DEPARTMENT:
-        log.warning("denied: %s (%s) used /outbox", turn.actor_id, turn.staff.role)
-        desk.say(turn, desk.t("staff.outbox_denied"))
-        return
     totals = await counts(turn.session)
     lines = [
         desk.t(

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.domain.base import as_utc
 from models.domain.deadlines.policy import DeadlinePolicy
 from models.domain.outbox import OutboxKind, enqueue
 from models.domain.status import RULE, TRANSITIONS, Status
@@ -195,3 +196,39 @@ async def reassign(
     )
     await notify_resident(session, req, "reassigned", now=now, department=department)
     card_refresh(session, req, list(dict.fromkeys([*old_chats, *new_chats])), now=now)
+
+
+async def set_deadline(
+    session: AsyncSession,
+    req: Request,
+    new: datetime,
+    *,
+    actor_id: str,
+    reason: str,
+    now: datetime,
+    desk_chats: Sequence[str],
+    policy: DeadlinePolicy,
+) -> None:
+    """Staff move the deadline (range and access are the caller's to check): the clock takes
+    the new date (``DeadlinePolicy.move``), the history says from what to what and why, the
+    resident is told and the card shows it."""
+    old = req.deadline_at
+
+    def local(value: datetime) -> str:  # as staff read times: 03.12.2026 18:00, city time
+        return as_utc(value).astimezone(policy.tz).strftime("%d.%m.%Y %H:%M")
+
+    policy.move(req, new, now)
+    session.add(
+        RequestEvent(
+            request_id=req.id,
+            kind=EventKind.DEADLINE,
+            actor=Actor.STAFF,
+            actor_id=actor_id,
+            text=f"{local(old) if old else '—'} → {local(new)}: {reason}",
+            at=now,
+        )
+    )
+    await notify_resident(
+        session, req, "deadline", now=now, deadline=new.isoformat(), reason=reason
+    )
+    card_refresh(session, req, desk_chats, now=now)

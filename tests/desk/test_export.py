@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from handlers.desk.engine import EXPORT_COLUMNS, StaffDesk
+from handlers.desk.engine import StaffDesk
+from handlers.desk.export import EXPORT_COLUMNS
 from handlers.i18n import to_plain, translator
 from handlers.types import Incoming, Kind
 from models.domain.lifecycle import change_status

@@ -17,7 +17,8 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-import handlers.desk.engine as staff_module
+import handlers.desk.export as export_module
+import handlers.desk.reports as reports_module
 import models.storage.desk_queries as desk_queries
 from bot.app import build_app
 from bot.config import Env, Settings
@@ -118,7 +119,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[asyncio.Event, async
         await release.wait()
         return rows
 
-    monkeypatch.setattr(staff_module, "stats", slow_stats)
+    monkeypatch.setattr(reports_module, "stats", slow_stats)
     yield reached, release
     release.set()
 
@@ -178,7 +179,7 @@ async def test_an_export_reads_in_pages_while_residents_write(
                 await release.wait()
             yield row
 
-    monkeypatch.setattr(staff_module, "export_rows", pausing)
+    monkeypatch.setattr(export_module, "export_rows", pausing)
     export = asyncio.create_task(export_file(desk.desk, "2026-04-01 2026-04-30"))
     await asyncio.wait_for(reached.wait(), QUICK)
     async with asyncio.timeout(QUICK):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,7 +19,7 @@ from models.domain.lifecycle import change_status
 from models.domain.outbox import OutboxMessage
 from models.domain.staff import Role
 from models.domain.status import Status
-from models.domain.tables import Actor, Request
+from models.domain.tables import Actor, EventKind, Request, RequestEvent
 from tests.desk_data import Desk, add_request, add_staff
 from tests.desk_settings import ADMIN, desk_settings
 
@@ -109,3 +110,46 @@ async def test_stats_tell_how_fast_and_how_often_on_time(
         )
     stats = (await desk.command(ADMIN, "/stats week"))[0]
     assert "Street lighting: 1 resolved, median 10.0 h, 100% within the deadline" in stats
+
+
+@pytest.mark.parametrize("resumed_by", ["staff", "resident"])
+async def test_a_deadline_set_while_waiting_for_the_resident_stays(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, resumed_by: str
+) -> None:
+    """The date staff promise while the clock is stopped is the date that holds once the work
+    goes on: the stopped clock must not bring back the old deadline and its reminder."""
+    now = [FILED + timedelta(hours=1)]
+    desk, cfg = await setup(sessions, settings, now)
+    asked = await desk.command(ADMIN, "/needinfo 2026-000001 Which pole is it?")
+    assert "2026-000001" in asked[0]
+    now[0] = FILED + timedelta(hours=2)
+    done = (await desk.command(ADMIN, "/deadline 2026-000001 2026-12-20 12:00 parts on order"))[0]
+    assert "due 20 December, 12:00" in done
+    promised = datetime(2026, 12, 20, 10, 0, tzinfo=UTC)  # 12:00 in Kyiv
+
+    now[0] = FILED + timedelta(days=1)
+    if resumed_by == "staff":
+        await desk.command(ADMIN, "/status 2026-000001 in_progress")
+    else:
+        await desk.command(int(RESIDENT), "/start")  # the resident opens the chat first
+        answered = await desk.text(int(RESIDENT), "The third pole from the corner")
+        assert "2026-000001" in answered[0]
+    async with sessions() as session:
+        req = await session.get(Request, 1)
+        assert req is not None
+        assert req.status is Status.IN_PROGRESS
+        assert as_utc(req.deadline_at) == promised  # type: ignore[arg-type]
+        assert req.remind_at is None, "no reminder of the old deadline comes back"
+        told = (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.recipient == RESIDENT))
+        ).scalars()
+        texts = [render_notification(cfg, translator(), m.body).text for m in told]
+        history = (
+            await session.execute(
+                select(RequestEvent.text).where(RequestEvent.kind == EventKind.DEADLINE)
+            )
+        ).scalars()
+        assert list(history) == ["08.12.2026 10:00 → 20.12.2026 12:00: parts on order"]
+    assert any("new expected date is 20 December, 12:00" in t for t in texts)
+    shown = (await desk.command(ADMIN, "/show 2026-000001"))[0]
+    assert "20.12.2026 12:00" in shown

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from bot.config import Settings
+from handlers.desk import menu_commands
 from handlers.formatting import category_name
 from handlers.i18n import Translator, to_plain, translator
 from models.domain.outbox import OutboxMessage, OutboxStatus
@@ -140,12 +141,14 @@ async def test_a_request_from_filing_to_closed(
         assert to_plain(added[0]) == staff(
             "staff.added", id=STAFF, role="department", department="lighting"
         )
-        await s.wait_for(
+        menus = await s.wait_for(
             lambda c: (
                 c.method == "setMyCommands"
                 and (c.params.get("scope") or {}).get("chat_id") == STAFF
             )
         )
+        # The menu Telegram shows staff is the desk's own list of commands, in its order.
+        assert [c["command"] for c in menus[0].params["commands"]] == list(menu_commands())
 
         # --- the resident files a request; the card appears in the department's group
         await file_request(h, lang, tr)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from handlers.desk.engine import StaffDesk, spreadsheet_safe
+from handlers.desk.engine import StaffDesk
+from handlers.desk.export import spreadsheet_safe
 from handlers.dialog.conversation import Conversation
 from handlers.i18n import translator
 from tests.desk_data import Desk, add_request, snapshot

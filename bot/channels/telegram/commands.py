@@ -9,29 +9,14 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
+from handlers.desk import menu_commands
 from handlers.i18n import LANGUAGES, Translator
 from models.domain.city import CityConfig
 
 log = logging.getLogger(__name__)
 
 RESIDENT_COMMANDS = ("start", "new", "my", "help", "language", "cancel", "forget")
-STAFF_COMMANDS = (
-    "queue",
-    "show",
-    "find",
-    "assign",
-    "status",
-    "reply",
-    "needinfo",
-    "resolve",
-    "reject",
-    "stats",
-    "export",
-    "overdue",
-    "deadline",
-    "outbox",
-    "help",
-)
+STAFF_COMMANDS = menu_commands()
 
 
 def _commands(tr: Translator, lang: str, names: tuple[str, ...]) -> list[BotCommand]:

@@ -58,6 +58,15 @@ class DeadlinePolicy:
         if becomes.fresh_deadline:
             self.start(req, now)
 
+    def move(self, req: Request, new: datetime, now: datetime) -> None:
+        """Staff set the deadline to ``new``: the reminder and escalation of the old one are
+        dropped. While the clock is paused, ``new`` is a date staff promised, not time left:
+        nothing is kept for the clock to count again, so resuming leaves it as it is."""
+        req.deadline_at = new
+        req.remind_at = None
+        req.escalated_at = None
+        req.paused_remaining_s = req.paused_remind_s = None
+
     def _pause(self, req: Request, now: datetime) -> None:
         if req.deadline_at is None:
             return

@@ -1,0 +1,123 @@
+"""/export: the requests of a period as a CSV file staff open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.desk.commands import CommandGroup
+from handlers.desk.engine import StaffDesk, Turn
+from handlers.formatting import local_time
+from handlers.types import Document
+from models.domain.base import as_utc
+from models.storage.desk_queries import export_rows
+
+commands = CommandGroup()
+
+
+def _parse_day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Resident text that a spreadsheet would run as a formula (=, +, -, @ first) is shown
+    with a leading apostrophe, the usual guard against CSV injection."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+EXPORT_COLUMNS = (
+    "number",
+    "created",
+    "status",
+    "category",
+    "subcategory",
+    "department",
+    "address",
+    "latitude",
+    "longitude",
+    "description",
+    "phone",
+    "resolved",
+    "closed",
+    "rating",
+    "channel",
+    "language",
+)
+
+
+def _inside(session: AsyncSession) -> Callable[[], AbstractAsyncContextManager[AsyncSession]]:
+    """Sessions for export_rows that are all ``session``, left open: its owner closes it."""
+    return lambda: nullcontext(session)
+
+
+@commands.command("export", read_only=True)
+async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
+    today = as_utc(turn.now).astimezone(ZoneInfo(desk.settings.city.timezone)).date()
+    days = [_parse_day(a) for a in args]
+    if len(args) > 2 or None in days:
+        desk.usage(turn, "export")
+        return
+    start = days[0] if days else today.replace(day=1)
+    end = days[1] if len(days) > 1 else today
+    assert start is not None and end is not None
+    if end < start:
+        desk.usage(turn, "export")
+        return
+    since, until = desk.local_day_start(start), desk.local_day_start(end + timedelta(days=1))
+
+    def when(value: datetime | None) -> str:
+        return local_time(desk.settings, value) if value else ""
+
+    scope = turn.scope
+    pages: Callable[[], AbstractAsyncContextManager[AsyncSession]]
+    if turn.read_only:
+        # Read page by page in short transactions of their own, not in the turn's.
+        await turn.end_read()
+        pages = desk.read_sessions
+    else:
+        # Run inside a caller's transaction (bench/export_worker.py): read within it.
+        pages = _inside(turn.session)
+    count = 0
+    # UTF-8 with a BOM, so spreadsheet programs show Cyrillic correctly.
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8-sig", newline="", suffix=".csv", delete=False
+    ) as f:
+        writer = csv.writer(f)
+        writer.writerow(EXPORT_COLUMNS)
+        async for r in export_rows(pages, since, until, scope):
+            count += 1
+            writer.writerow(
+                (
+                    r.number,
+                    when(r.created_at),
+                    r.status.value,
+                    r.category,
+                    r.subcategory or "",
+                    r.department,
+                    spreadsheet_safe(r.address or ""),
+                    r.latitude or "",
+                    r.longitude or "",
+                    spreadsheet_safe(r.description or ""),
+                    r.phone or "",
+                    when(r.resolved_at),
+                    when(r.closed_at),
+                    r.rating or "",
+                    r.channel,
+                    r.language,
+                )
+            )
+    name = f"requests_{start.isoformat()}_{end.isoformat()}.csv"
+    desk.say(
+        turn,
+        desk.t("staff.export_done", count=count, start=start.isoformat(), end=end.isoformat()),
+        document=Document(name, f.name),
+    )

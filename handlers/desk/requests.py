@@ -1,0 +1,61 @@
+"""Acting on one request: route it, change its status, answer the resident."""
+
+from __future__ import annotations
+
+from handlers.desk.commands import CommandGroup
+from handlers.desk.engine import StaffDesk, Turn
+from models.domain.requests import parse_number
+from models.domain.status import STATUS_WORDS
+
+commands = CommandGroup()
+
+
+@commands.command("assign")
+async def cmd_assign(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
+    if len(args) < 2 or parse_number(args[0]) is None:
+        desk.usage(turn, "assign")
+        return
+    req = await desk._visible(turn, number=args[0])
+    if req is not None:
+        await desk._reassign(turn, req, args[1], " ".join(args[2:]) or None)
+
+
+@commands.command("status")
+async def cmd_status(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
+    if len(args) < 2 or parse_number(args[0]) is None or args[1].lower() not in STATUS_WORDS:
+        desk.usage(turn, "status")
+        return
+    req = await desk._visible(turn, number=args[0])
+    if req is not None:
+        note = " ".join(args[2:]) or None
+        await desk._set_status(turn, req, STATUS_WORDS[args[1].lower()], note)
+
+
+async def _with_text(desk: StaffDesk, turn: Turn, args: list[str], action: str) -> None:
+    """``/<action> <number> <text>``: the same as the card's button and its prompt."""
+    if len(args) < 2 or parse_number(args[0]) is None:
+        desk.usage(turn, action)
+        return
+    req = await desk._visible(turn, number=args[0])
+    if req is not None:
+        await desk._with_text(turn, req, action, turn.ev.text.split(None, 1)[1])
+
+
+@commands.command("reply")
+async def cmd_reply(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
+    await _with_text(desk, turn, args, "reply")
+
+
+@commands.command("needinfo")
+async def cmd_needinfo(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
+    await _with_text(desk, turn, args, "needinfo")
+
+
+@commands.command("resolve")
+async def cmd_resolve(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
+    await _with_text(desk, turn, args, "resolve")
+
+
+@commands.command("reject")
+async def cmd_reject(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
+    await _with_text(desk, turn, args, "reject")
