@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.dialog import (  # importing registers the steps
+    confirm,  # noqa: F401
     feedback,
     menu,
     my_requests,
