@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -28,10 +29,17 @@ def _parse_day(text: str) -> date | None:
         return None
 
 
+# A formula's first character, at the start of the text or after anything a spreadsheet may
+# split cells on: a comma, or the semicolon of Ukrainian and Russian regional settings (which
+# ignore our commas and quotes), a tab or a line break.
+_FORMULA_START = re.compile(r"(^|[,;\t\r\n])(\s*)([=+\-@\t\r])")
+
+
 def spreadsheet_safe(text: str) -> str:
-    """Resident text that a spreadsheet would run as a formula (=, +, -, @ first) is shown
-    with a leading apostrophe, the usual guard against CSV injection."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """Resident text that a spreadsheet would run as a formula is shown with an apostrophe
+    before it, the usual guard against CSV injection, wherever a cell could begin: "Broken
+    lamp;=1+1" splits into cells in a spreadsheet that separates on semicolons."""
+    return _FORMULA_START.sub(r"\1\2'\3", text)
 
 
 EXPORT_COLUMNS = (
