@@ -34,6 +34,27 @@ class Incoming:
     chat_id: str = ""  # where it was said, when that is not the person's own chat (groups)
     group: bool = False
 
+    def __post_init__(self) -> None:
+        # Every text that enters, cleaned once here: NUL and other control characters are
+        # refused by PostgreSQL (a NUL in a Telegram first name failed every message of that
+        # person) and by SQLite's full-text search, and mean nothing to a person.
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if value and not value.isprintable():
+                object.__setattr__(self, name, clean_text(value))
+
+
+# Control characters but the line break and the tab, which people do type.
+_CONTROL = dict.fromkeys(
+    [c for c in range(0x20) if c not in (0x09, 0x0A)] + [0x7F, *range(0x80, 0xA0)]
+)
+_TEXT_FIELDS = ("text", "payload", "command", "name", "phone", "photo")
+
+
+def clean_text(value: str) -> str:
+    """``value`` without control characters (but line breaks and tabs)."""
+    return value.translate(_CONTROL)
+
 
 class ButtonKind(enum.StrEnum):
     CALLBACK = "callback"
