@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from bot.app import App, build_app, database_url
 from bot.channels.base import ChannelCommand, CliCommand
-from bot.channels.registry import CHANNELS, enabled_specs
+from bot.channels.registry import CHANNELS, channel_problems, enabled_specs
 from bot.config import ConfigError, Env, load_settings
 from models.storage.engine import create_engine
 from models.storage.migrate import upgrade
@@ -56,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             settings = load_settings(env.config_path)
+            problems = channel_problems(env, settings)
+            if problems:
+                raise ConfigError("\n".join(problems))
             print(
                 f"ok: {len(settings.departments)} departments, "
                 f"{len(settings.categories)} categories"

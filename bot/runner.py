@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.app import App
 from bot.channels.base import Channel
-from bot.channels.registry import CHANNELS, enabled_specs
+from bot.channels.registry import CHANNELS, channel_problems, enabled_specs
 from bot.config import ConfigError
 from bot.delivery import Delivery, Sender
 from bot.media import MediaStore
@@ -32,6 +32,9 @@ def media_store(app: App) -> MediaStore:
 
 
 def build_channels(app: App, media: MediaStore | None = None) -> list[Channel]:
+    problems = channel_problems(app.env, app.settings)
+    if problems:  # e.g. a webhook without its secret: refused, not started with a warning
+        raise ConfigError("\n".join(problems))
     media = media or media_store(app)
     return [spec.build(app, media) for spec in enabled_specs(app.env)]
 

@@ -79,3 +79,7 @@ class ChannelSpec:
     """The folder where the channel keeps the pictures residents send (``bot.media``)."""
     add_cli: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] | None = None
     """Adds the channel's own verbs to ``python -m bot`` (see ``CliCommand``)."""
+    check: Callable[[Env, Settings], list[str]] | None = None
+    """What stops the channel from running safely with this environment and bot.toml, each
+    a sentence naming the variable or key; ``check-config`` prints them and ``run`` refuses
+    to start while there are any."""

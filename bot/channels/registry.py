@@ -11,7 +11,7 @@ from bot.channels.terminal.channel import TERMINAL
 from bot.channels.viber.spec import VIBER
 
 if TYPE_CHECKING:
-    from bot.config import Env
+    from bot.config import Env, Settings
 
 
 CHANNELS: tuple[ChannelSpec, ...] = (TELEGRAM, VIBER, TERMINAL)
@@ -21,3 +21,12 @@ def enabled_specs(env: Env, channels: tuple[ChannelSpec, ...] = CHANNELS) -> lis
     """The channels the environment turns on; the fallback ones only when no other is on."""
     chosen = [spec for spec in channels if not spec.fallback and spec.enabled(env)]
     return chosen or [spec for spec in channels if spec.fallback and spec.enabled(env)]
+
+
+def channel_problems(
+    env: Env, settings: Settings, channels: tuple[ChannelSpec, ...] = CHANNELS
+) -> list[str]:
+    """What keeps the enabled channels from running safely (``ChannelSpec.check``)."""
+    return [
+        p for spec in enabled_specs(env, channels) if spec.check for p in spec.check(env, settings)
+    ]

@@ -7,9 +7,11 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.__main__ import main
 from bot.app import App
 from bot.channels.registry import enabled_specs
 from bot.config import Env, Settings
@@ -18,6 +20,7 @@ from bot.runner import run
 from handlers.desk.engine import StaffDesk
 from handlers.dialog.conversation import Conversation
 from handlers.types import Incoming, Kind, Reply
+from tests.conftest import ROOT
 from tests.fakes.viber_server import free_port
 
 
@@ -127,3 +130,26 @@ def test_photo_references_resolve_to_what_a_messenger_can_show(tmp_path: Path) -
     for nothing in ("viber:viber/gone.jpg", f"file:{tmp_path}/gone.png", "terminal:photo"):
         assert media.resolve(nothing) is None
     assert MediaStore().resolve("viber:viber/5123.jpg") is None  # no folder for it
+
+
+def test_webhook_mode_without_its_secret_is_refused_at_check_and_at_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook with no TELEGRAM_WEBHOOK_SECRET took forged updates "from" a bootstrap admin
+    (issue 17, break 12): check-config says so, and the bot does not start."""
+    toml = (ROOT / "bot.toml").read_text(encoding="utf-8")
+    toml = toml.replace(
+        'mode = "polling"', 'mode = "webhook"\nwebhook_url = "https://bot.example"', 1
+    )
+    config = tmp_path / "bot.toml"
+    config.write_text(toml, encoding="utf-8")
+    monkeypatch.setenv("BOT_CONFIG", str(config))
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.delenv("TELEGRAM_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    assert main(["check-config"]) == 2
+    assert "TELEGRAM_WEBHOOK_SECRET" in capsys.readouterr().err
+    assert main(["run"]) == 2
+    assert "TELEGRAM_WEBHOOK_SECRET" in capsys.readouterr().err
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "s3cret")
+    assert main(["check-config"]) == 0

@@ -44,7 +44,7 @@ from models.storage.dedupe import forget_seen_before
 
 if TYPE_CHECKING:
     from bot.app import App
-    from bot.config import Env
+    from bot.config import Env, Settings
 
 
 log = logging.getLogger(__name__)
@@ -110,10 +110,6 @@ class TelegramChannel:
             await self.bot.delete_webhook(drop_pending_updates=False)
             return
         secret = self.app.env.telegram_webhook_secret
-        if secret is None:
-            log.warning(
-                "TELEGRAM_WEBHOOK_SECRET is not set: anyone who finds the URL can post updates"
-            )
         await self.bot.set_webhook(
             self.settings.webhook_url.rstrip("/") + self.settings.webhook_path,
             secret_token=secret.get_secret_value() if secret else None,
@@ -289,9 +285,19 @@ def _enabled(env: Env) -> bool:
     return env.telegram_bot_token is not None
 
 
+def _check(env: Env, settings: Settings) -> list[str]:
+    if settings.telegram.mode == "webhook" and env.telegram_webhook_secret is None:
+        # Without it anyone who finds the URL can post updates "from" any user, a bootstrap
+        # admin included (whose id is in the tracked bot.toml).
+        return [
+            "TELEGRAM_WEBHOOK_SECRET: webhook mode needs a secret Telegram sends with every update"
+        ]
+    return []
+
+
 def build(app: App, media: MediaStore) -> TelegramChannel:
     bot = make_bot(token(app.env.telegram_bot_token), app.env.telegram_api_base)
     return TelegramChannel(app, bot, media)
 
 
-TELEGRAM = ChannelSpec(name=CHANNEL, enabled=_enabled, build=build)
+TELEGRAM = ChannelSpec(name=CHANNEL, enabled=_enabled, build=build, check=_check)
