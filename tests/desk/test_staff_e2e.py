@@ -6,6 +6,7 @@ worker and a real database (SQLite; PostgreSQL too when TEST_DATABASE_URL is set
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -375,8 +376,14 @@ async def test_a_request_from_filing_to_closed(
         (EventKind.RATING, R, None, None, "5"),
     ]
     assert all(e.actor_id == str(STAFF) for e in req.events if e.actor is Actor.STAFF)
-    async with sessions() as session:
-        outbox = list((await session.execute(select(OutboxMessage))).scalars())
+    # Everything was delivered: the last card edit may still wait for the group's pace (one
+    # message per 3 s in a group), so the outbox is given that long to drain.
+    for _ in range(100):
+        async with sessions() as session:
+            outbox = list((await session.execute(select(OutboxMessage))).scalars())
+        if outbox and all(m.status is OutboxStatus.SENT for m in outbox):
+            break
+        await asyncio.sleep(0.1)
     assert outbox and all(m.status is OutboxStatus.SENT for m in outbox), [
         (m.recipient, m.status, m.last_error) for m in outbox if m.status is not OutboxStatus.SENT
     ]
