@@ -18,10 +18,8 @@ from handlers.dialog.new_request import (
 from handlers.formatting import when
 from handlers.i18n import Safe
 from handlers.types import Incoming, Kind
-from models.domain.deadlines.policy import policy_for
-from models.domain.lifecycle import card_refresh
-from models.domain.requests import NewRequest, submit_request
-from models.domain.tables import Request
+from models.domain.filing import file_request
+from models.domain.requests import NewRequest
 
 
 def summary(ctx: Context, d: dict[str, Any]) -> str:
@@ -97,19 +95,14 @@ async def submit(ctx: Context) -> None:
     if next_missing(ctx) is not Step.CONFIRM:  # a draft from an older version, or tampered
         await resume(ctx)
         return
-    department = ctx.settings.route(d["category"], d.get("subcategory"))
-
-    def prepare(req: Request) -> None:
-        req.priority = ctx.settings.priority_for(req.category, req.subcategory)
-        policy_for(ctx.settings).start(req, ctx.now)
-
-    req = await submit_request(
+    req = await file_request(
         ctx.session,
+        ctx.settings,
         ctx.resident,
         NewRequest(
             category=d["category"],
             subcategory=d.get("subcategory"),
-            department=department,
+            department="",  # routed by file_request
             address=d["address"],
             latitude=d.get("lat"),
             longitude=d.get("lon"),
@@ -118,9 +111,8 @@ async def submit(ctx: Context) -> None:
             phone=d.get("phone"),
         ),
         now=ctx.now,
-        prepare=prepare,
     )
-    card_refresh(ctx.session, req, ctx.settings.desk_chats(department), now=ctx.now)
+    department = req.department
     dept = ctx.settings.department(department)
     ctx.data["draft"] = {}
     assert req.deadline_at is not None

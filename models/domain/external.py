@@ -18,9 +18,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.domain.city import CityConfig
-from models.domain.deadlines.policy import policy_for
-from models.domain.lifecycle import card_refresh
-from models.domain.requests import NewRequest, submit_request
+from models.domain.filing import file_request
+from models.domain.requests import NewRequest
 from models.domain.tables import Request
 
 CHANNEL = "open311"
@@ -60,20 +59,14 @@ async def file_external(
 ) -> Request:
     """File ``new`` for the client named ``client`` (its API key's name, kept in the history)."""
     check_service(config, new.category, new.subcategory)
-    department = config.route(new.category, new.subcategory)
-    policy = policy_for(config)
-
-    def prepare(req: Request) -> None:
-        req.priority = config.priority_for(req.category, req.subcategory)
-        policy.start(req, now)
-
-    req = await submit_request(
+    return await file_request(
         session,
+        config,
         None,
         NewRequest(
             category=new.category,
             subcategory=new.subcategory,
-            department=department,
+            department="",  # routed by file_request
             address=new.address,
             description=new.description,
             latitude=new.latitude,
@@ -81,10 +74,7 @@ async def file_external(
             phone=new.phone,
         ),
         now=now,
-        prepare=prepare,
         channel=CHANNEL,
         language=new.language or config.default_language,
         filed_by=f"{CHANNEL}:{client}",
     )
-    card_refresh(session, req, config.desk_chats(department), now=now)
-    return req
