@@ -33,6 +33,7 @@ class Incoming:
     language_hint: str = ""  # the messenger's UI language, used before the resident chooses
     chat_id: str = ""  # where it was said, when that is not the person's own chat (groups)
     group: bool = False
+    reply_to: str = ""  # the message this one answers, when it is a reply (a prompt's id)
 
     def __post_init__(self) -> None:
         # Every text that enters, cleaned once here: NUL and other control characters are

@@ -124,8 +124,12 @@ class Desk:
         )
         return [r.text for r in replies]
 
-    async def text(self, user: int, text: str, chat: int | None = None) -> list[str]:
-        return [r.text for r in await self.event(user, chat, kind=Kind.TEXT, text=text)]
+    async def text(
+        self, user: int, text: str, chat: int | None = None, reply_to: str = ""
+    ) -> list[str]:
+        """A text; ``reply_to`` makes it a reply (in a group only a reply answers a prompt)."""
+        replies = await self.event(user, chat, kind=Kind.TEXT, text=text, reply_to=reply_to)
+        return [r.text for r in replies]
 
     async def press(self, user: int, payload: str, chat: int | None = None) -> list[str]:
         return [r.text for r in await self.event(user, chat, kind=Kind.BUTTON, payload=payload)]

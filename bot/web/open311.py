@@ -21,12 +21,14 @@ from bot.web.limits import AnswerCache, client_for_key, client_ip
 from bot.web.render import errors, respond
 from handlers.formatting import department_name, when
 from handlers.i18n import LANGUAGES, Translator, to_plain
+from handlers.parsing import EARLIEST_DAY, LATEST_DAY, parse_int
 from handlers.validation import Invalid, normalize_phone
 from models.domain.base import utcnow
 from models.domain.external import ExternalRequest, UnknownService, file_external
 from models.domain.status import Status
 from models.storage.public_queries import (
     DEFAULT_SPAN,
+    MAX_PAGE,
     MAX_PAGE_SIZE,
     PublicRequest,
     RequestFilter,
@@ -216,6 +218,9 @@ class Open311:
             value = None
         if value is None or value.tzinfo is None:
             raise ApiError(400, f"{name} must be a w3 date and time, e.g. 2010-01-01T00:00:00Z")
+        if not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+            # Beyond these the date arithmetic (start_date + 90 days) itself overflows.
+            raise ApiError(400, f"{name} must lie between {EARLIEST_DAY} and {LATEST_DAY}")
         return value
 
     def _filter(self, q: Any) -> RequestFilter:
@@ -239,13 +244,10 @@ class Open311:
         statuses = [s.strip() for s in (q.get("status") or "").split(",") if s.strip()]
         if any(s not in ("open", "closed") for s in statuses):
             raise ApiError(400, "status must be open or closed")
-        try:
-            page = int(q.get("page") or 1)
-            size = int(q.get("page_size") or MAX_PAGE_SIZE)
-        except ValueError:
-            raise ApiError(400, "page and page_size must be whole numbers") from None
-        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-            raise ApiError(400, f"page must be 1 or more, page_size 1 to {MAX_PAGE_SIZE}")
+        page = parse_int(q.get("page") or "1", low=1, high=MAX_PAGE)
+        size = parse_int(q.get("page_size") or str(MAX_PAGE_SIZE), low=1, high=MAX_PAGE_SIZE)
+        if page is None or size is None:
+            raise ApiError(400, f"page must be 1 to {MAX_PAGE}, page_size 1 to {MAX_PAGE_SIZE}")
         return RequestFilter(
             services=services, start=start, end=end, status=statuses, page=page, page_size=size
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.desk.commands import ADMINS_AND_OPERATORS, CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
 from handlers.formatting import department_name, local_time, when
+from handlers.parsing import parse_clock, parse_day
 from models.domain.base import as_utc
 from models.domain.deadlines.policy import policy_for
 from models.domain.deadlines.spans import LEGAL_MAXIMUM
@@ -18,7 +19,8 @@ from models.domain.requests import is_open
 from models.storage.digest_queries import oldest_overdue
 
 log = logging.getLogger(__name__)
-_RELATIVE = re.compile(r"^\+(\d{1,3})([hd])$")
+_RELATIVE = re.compile(r"^\+(\d{1,3})([hd])$", re.ASCII)
+_CLOCK_LIKE = re.compile(r"\d{1,2}:\d{2}", re.ASCII)
 commands = CommandGroup()
 
 
@@ -62,10 +64,15 @@ def parse_new_deadline(desk: StaffDesk, now: datetime, words: list[str]) -> tupl
         amount = int(m.group(1))
         step = timedelta(hours=amount) if m.group(2) == "h" else timedelta(days=amount)
         return as_utc(now) + step, 1
-    day = date.fromisoformat(words[0])
+    day = parse_day(words[0]) if words else None
+    if day is None:
+        raise ValueError("not a day")
     at, used = time(18, 0), 1
-    if len(words) > 1 and re.fullmatch(r"\d{1,2}:\d{2}", words[1]):
-        at, used = time.fromisoformat(words[1].zfill(5)), 2
+    if len(words) > 1 and _CLOCK_LIKE.fullmatch(words[1]):
+        clock = parse_clock(words[1])
+        if clock is None:  # 99:99 was meant as a time, not as the reason's first word
+            raise ValueError("not a time of day")
+        at, used = clock, 2
     return datetime.combine(day, at, tzinfo=tz).astimezone(ZoneInfo("UTC")), used
 
 

@@ -11,9 +11,7 @@ reveals that staff commands exist.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -22,15 +20,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.desk.commands import CommandGroup, StaffCommand, command_table
+from handlers.desk.staff_ids import STAFF_IDS_TTL, StaffIds
 from handlers.formatting import department_name
 from handlers.i18n import Translator
+from handlers.parsing import parse_row_id
 from handlers.types import Button, Incoming, Kind, Reply
 from handlers.validation import Invalid, validate_comment
 from models.domain.base import utcnow
 from models.domain.city import CityConfig
 from models.domain.deadlines.policy import policy_for
 from models.domain.lifecycle import IllegalTransition, change_status, reassign, staff_reply
-from models.domain.prompts import drop_prompt, open_prompt, take_prompt
+from models.domain.prompts import drop_prompt, open_prompt, prompt_posted, take_prompt
 from models.domain.requests import parse_number
 from models.domain.staff import StaffMember, find_staff, staff_ids
 from models.domain.status import RULE, Status
@@ -47,9 +47,6 @@ TEXT_ACTIONS = {
 BUTTON_STATUS = {"accept": Status.ASSIGNED, "progress": Status.IN_PROGRESS}
 # Commands residents have too: from someone who is not staff they are simply the resident's.
 SHARED_COMMANDS = frozenset({"help"})
-# How long the in-memory list of staff ids is trusted before it is read again, so that staff
-# added or removed by another process are seen (see StaffIds).
-STAFF_IDS_TTL = 30.0
 
 
 @dataclass
@@ -62,13 +59,21 @@ class Turn:
     now: datetime
     # A read-only turn runs on the read sessions (no row locks, no writes, no outbox kick).
     read_only: bool = False
+    # In a department's group: that department. Whatever is asked there is answered for it
+    # only, so nothing of another department is posted where its staff do not work.
+    room: str | None = None
     replies: list[Reply] = field(default_factory=list)
     # Telegram ids whose staff rights changed, announced once the transaction is committed.
     staff_changed: dict[int, bool] = field(default_factory=dict)
 
     @property
     def scope(self) -> str | None:
+        if self.room is not None:
+            return self.room
         return None if self.staff.sees_all else self.staff.department
+
+    def can_see(self, req: Request) -> bool:
+        return self.staff.can_see(req) and self.room in (None, req.department)
 
     @property
     def chat(self) -> str:
@@ -83,49 +88,6 @@ class Turn:
         command that goes on reading in short transactions of its own (/export)."""
         assert self.read_only
         await self.session.commit()
-
-
-class StaffIds:
-    """The Telegram ids of staff, in memory, so that a resident's message (the desk sees every
-    one first) costs no database work. Only a pre-filter: a desk command or button, and any
-    event from an id in here, is still checked against the database. Changes made by this
-    process are applied at once (``mark``); the whole list is read again after ``ttl``
-    seconds, so another process's changes show within that."""
-
-    def __init__(self, ttl: float = STAFF_IDS_TTL) -> None:
-        self.ttl = ttl
-        self.ids: set[int] = set()
-        self.loaded_at: float | None = None
-        self._lock = asyncio.Lock()
-        self._marked: dict[int, bool] | None = None  # marks made while a load runs
-
-    def stale(self) -> bool:
-        return self.loaded_at is None or time.monotonic() - self.loaded_at >= self.ttl
-
-    def mark(self, telegram_id: int, is_staff: bool) -> None:
-        if self._marked is not None:
-            self._marked[telegram_id] = is_staff
-        if is_staff:
-            self.ids.add(telegram_id)
-        else:
-            self.ids.discard(telegram_id)
-
-    async def refresh(self, load: Callable[[], Awaitable[set[int]]]) -> None:
-        async with self._lock:
-            if not self.stale():
-                return  # another event refreshed it while this one waited
-            self._marked = {}
-            try:
-                ids = await load()
-            finally:
-                marked, self._marked = self._marked, None
-            # What was learnt while the list was being read is at least as new as the list.
-            for telegram_id, is_staff in marked.items():
-                if is_staff:
-                    ids.add(telegram_id)
-                else:
-                    ids.discard(telegram_id)
-            self.ids, self.loaded_at = ids, time.monotonic()
 
 
 class StaffDesk:
@@ -192,6 +154,8 @@ class StaffDesk:
             if staff is None:
                 return [] if ev.kind is Kind.BUTTON and wants_desk else None
             turn = Turn(session, staff, ev, self.clock())
+            if not self._admit(turn, wants_desk):
+                return turn.replies if wants_desk else None
             handled = await self._dispatch(turn)
         if not handled:
             return None
@@ -210,7 +174,8 @@ class StaffDesk:
             if staff is None:
                 return None
             turn = Turn(session, staff, ev, self.clock(), read_only=True)
-            await self._run(turn, self.commands[ev.command])
+            if self._admit(turn, True):
+                await self._run(turn, self.commands[ev.command])
         return turn.replies
 
     async def _member(
@@ -222,6 +187,46 @@ class StaffDesk:
         if staff is None and wants_desk and ev.command not in SHARED_COMMANDS:
             log.warning("denied: %s is not staff (%s%s)", ev.user_id, ev.command, ev.payload)
         return staff
+
+    async def prompt_posted(self, chat_id: str, staff_id: int, message_id: str) -> None:
+        """The channel posted a prompt in a group as ``message_id``: only a reply to it answers."""
+        async with self.sessions() as session, session.begin():
+            await prompt_posted(session, chat_id, staff_id, message_id)
+
+    def _admit(self, turn: Turn, wants_desk: bool) -> bool:
+        """Whether the desk answers in this chat: the staff member's private chat, their own
+        department's group, the operators' group for operators and administrators (who are
+        answered in a department's group too, for that department only). Anywhere else a
+        command is refused in one line and nothing is posted: a card shows a resident's phone,
+        and a group the bot was added to may hold anyone."""
+        ev, staff = turn.ev, turn.staff
+        if not ev.group:
+            return True
+        operators = self.settings.staff.operators_chat_id
+        if operators is not None and ev.chat_id == str(operators) and staff.sees_all:
+            return True
+        room = next(
+            (
+                d.code
+                for d in self.settings.departments
+                if d.telegram_chat_id is not None and ev.chat_id == str(d.telegram_chat_id)
+            ),
+            None,
+        )
+        if room is not None and (staff.sees_all or staff.department == room):
+            turn.room = room
+            return True
+        log.warning(
+            "denied: staff %s (%s) in chat %s (%s%s)",
+            staff.telegram_id,
+            staff.department or staff.role.value,
+            ev.chat_id,
+            ev.command,
+            ev.payload,
+        )
+        if wants_desk and ev.kind is Kind.COMMAND:
+            self.say(turn, self.t("staff.wrong_chat"))
+        return False
 
     async def may_be_staff(self, telegram_id: int) -> bool:
         """False when ``telegram_id`` is certainly no staff member, as far as this process
@@ -259,7 +264,13 @@ class StaffDesk:
             await self._button(turn, ev.payload.split(":"))
             return True
         if ev.kind in (Kind.TEXT, Kind.PHOTO):
-            prompt = await take_prompt(turn.session, turn.chat, turn.staff.telegram_id, turn.now)
+            prompt = await take_prompt(
+                turn.session,
+                turn.chat,
+                turn.staff.telegram_id,
+                turn.now,
+                reply_to=ev.reply_to if ev.group else None,
+            )
             if prompt is None:
                 return False
             req = await self._visible(turn, request_id=prompt.request_id)
@@ -299,7 +310,7 @@ class StaffDesk:
             req = await turn.session.get(Request, request_id, with_for_update=lock)
         elif parse_number(number):
             req = await by_number(turn.session, number.strip(), None, for_update=lock)
-        if req is not None and not turn.staff.can_see(req):
+        if req is not None and not turn.can_see(req):
             log.warning(
                 "denied: staff %s (%s) asked for %s of %s",
                 turn.staff.telegram_id,
@@ -363,9 +374,10 @@ class StaffDesk:
         await self._set_status(turn, req, TEXT_ACTIONS[action], result)
 
     async def _button(self, turn: Turn, parts: list[str]) -> None:
-        if len(parts) < 3 or not parts[2].isdigit():
+        request_id = parse_row_id(parts[2]) if len(parts) >= 3 else None
+        if request_id is None:
             return
-        action, request_id = parts[1], int(parts[2])
+        action = parts[1]
         req = await self._visible(turn, request_id=request_id)
         if req is None:
             return

@@ -7,7 +7,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,18 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.desk.commands import CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
 from handlers.formatting import local_time
+from handlers.parsing import parse_day
 from handlers.types import Document
 from models.domain.base import as_utc
 from models.storage.desk_queries import export_rows
 
 commands = CommandGroup()
-
-
-def _parse_day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 # A formula's first character, at the start of the text or after anything a spreadsheet may
@@ -70,7 +64,7 @@ def _inside(session: AsyncSession) -> Callable[[], AbstractAsyncContextManager[A
 @commands.command("export", read_only=True)
 async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     today = as_utc(turn.now).astimezone(ZoneInfo(desk.settings.city.timezone)).date()
-    days = [_parse_day(a) for a in args]
+    days = [parse_day(a) for a in args]
     if len(args) > 2 or None in days:
         desk.usage(turn, "export")
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.desk.commands import ADMINS_ONLY, CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
+from handlers.parsing import parse_telegram_id
 from models.domain.staff import Role, list_staff, put_staff, remove_staff
 
 commands = CommandGroup()
@@ -32,16 +33,17 @@ async def cmd_staff(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         boot = ", ".join(str(a) for a in desk.settings.staff.admins) or "—"
         desk.say(turn, "\n".join([desk.t("staff.list_head", bootstrap=boot), *lines]))
         return
-    if args[:1] == ["remove"] and len(args) == 2 and args[1].isdigit():
-        if int(args[1]) in desk.settings.staff.admins:
-            desk.say(turn, desk.t("staff.bootstrap_admin", id=args[1]))
+    who = parse_telegram_id(args[1]) if len(args) > 1 else None
+    if args[:1] == ["remove"] and len(args) == 2 and who is not None:
+        if who in desk.settings.staff.admins:
+            desk.say(turn, desk.t("staff.bootstrap_admin", id=who))
             return
-        removed = await remove_staff(turn.session, int(args[1]))
+        removed = await remove_staff(turn.session, who)
         if removed:
-            turn.staff_changed[int(args[1])] = False
-        desk.say(turn, desk.t("staff.removed" if removed else "staff.not_staff", id=args[1]))
+            turn.staff_changed[who] = False
+        desk.say(turn, desk.t("staff.removed" if removed else "staff.not_staff", id=who))
         return
-    if args[:1] == ["add"] and len(args) in (3, 4) and args[1].isdigit():
+    if args[:1] == ["add"] and len(args) in (3, 4) and who is not None:
         try:
             role = Role(args[2])
         except ValueError:
@@ -53,10 +55,8 @@ async def cmd_staff(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         ):
             desk.say(turn, desk.t("staff.unknown_department", department=department or "—"))
             return
-        await put_staff(
-            turn.session, int(args[1]), role, department, added_by=turn.staff.telegram_id
-        )
-        turn.staff_changed[int(args[1])] = True
+        await put_staff(turn.session, who, role, department, added_by=turn.staff.telegram_id)
+        turn.staff_changed[who] = True
         desk.say(
             turn, desk.t("staff.added", id=args[1], role=role.value, department=department or "—")
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from handlers.dialog.context import Context
+from handlers.parsing import parse_int, parse_row_id
 from handlers.types import Button, Incoming, Kind
 from handlers.validation import Invalid, validate_comment
 from models.domain.base import as_utc
@@ -27,9 +28,10 @@ def is_global(ev: Incoming) -> bool:
 
 
 async def _own(ctx: Context, raw_id: str) -> Request | None:
-    if not raw_id.isdigit():
+    request_id = parse_row_id(raw_id)
+    if request_id is None:
         return None
-    return await get_for_resident(ctx.session, ctx.resident.id, int(raw_id), for_update=True)
+    return await get_for_resident(ctx.session, ctx.resident.id, request_id, for_update=True)
 
 
 async def on_global_button(ctx: Context, ev: Incoming) -> None:
@@ -65,7 +67,7 @@ async def on_global_button(ctx: Context, ev: Incoming) -> None:
     if kind == "rate":
         raw_id, _, raw_score = rest.partition(":")
         req = await _own(ctx, raw_id)
-        score = int(raw_score) if raw_score.isdigit() else 0
+        score = parse_int(raw_score, low=1, high=5) or 0
         if req is None or req.status is not Status.CLOSED or req.rating or not 1 <= score <= 5:
             ctx.say(ctx.t("feedback.too_late"))
             return

@@ -12,6 +12,7 @@ from handlers.dialog.flow import goto, reask, step
 from handlers.dialog.new_request import category_label
 from handlers.formatting import when
 from handlers.i18n import Safe
+from handlers.parsing import parse_row_id
 from handlers.types import Button, Incoming, Kind
 from handlers.validation import Invalid, validate_comment
 from models.domain.lifecycle import notify_desk
@@ -118,16 +119,17 @@ async def on_list(ctx: Context, ev: Incoming) -> None:
 
     if ev.kind is Kind.BUTTON:
         kind, _, arg = ev.payload.partition(":")
-        if kind == "req" and arg.isdigit():
-            req = await get_for_resident(ctx.session, ctx.resident.id, int(arg))
+        number = parse_row_id(arg)
+        if kind == "req" and number is not None:
+            req = await get_for_resident(ctx.session, ctx.resident.id, number)
             if req is not None:
                 await _open_detail(ctx, req)
                 return
             ctx.hint("my.not_found")
             await reask(ctx)
             return
-        if kind == "page" and arg.isdigit():
-            await open_list(ctx, int(arg))
+        if kind == "page" and number is not None:
+            await open_list(ctx, number)
             return
         if ev.payload == "nav:menu":
             await goto(ctx, Step.MENU)

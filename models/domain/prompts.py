@@ -1,12 +1,14 @@
 """An action a staff member started and must finish with a text (a question, a resolution,
-a reason): their next message in that chat completes it. Kept in the database so a restart
-never leaves it half done."""
+a reason). In their private chat their next message completes it; in a group only a reply to
+the prompt does, because a group is where colleagues talk ("who took the van keys?" must not
+resolve a request and reach the resident). Kept in the database so a restart never leaves it
+half done."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, delete
+from sqlalchemy import BigInteger, Integer, String, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +23,8 @@ class StaffPrompt(Base):
     action: Mapped[str] = mapped_column(String(16))
     request_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]
+    # The prompt's message in a group, once the channel has posted it: the answer replies to it.
+    message_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 async def open_prompt(
@@ -31,14 +35,38 @@ async def open_prompt(
         prompt = StaffPrompt(chat_id=chat_id, staff_id=staff_id)
         session.add(prompt)
     prompt.action, prompt.request_id, prompt.created_at = action, request_id, now
+    prompt.message_id = None
+
+
+async def prompt_posted(
+    session: AsyncSession, chat_id: str, staff_id: int, message_id: str
+) -> None:
+    """Remember which message asked, so that in a group only a reply to it answers."""
+    await session.execute(
+        update(StaffPrompt)
+        .where(StaffPrompt.chat_id == chat_id, StaffPrompt.staff_id == staff_id)
+        .values(message_id=message_id)
+    )
 
 
 async def take_prompt(
-    session: AsyncSession, chat_id: str, staff_id: int, now: datetime, max_age_s: float = 900
+    session: AsyncSession,
+    chat_id: str,
+    staff_id: int,
+    now: datetime,
+    max_age_s: float = 900,
+    *,
+    reply_to: str | None = None,
 ) -> StaffPrompt | None:
-    """The open prompt (removed as it is taken), unless it went stale."""
+    """The open prompt (removed as it is taken), unless it went stale. With ``reply_to`` (a
+    message in a group) only a reply to the prompt's own message takes it; anything else in
+    the group leaves the prompt open."""
     prompt = await session.get(StaffPrompt, (chat_id, staff_id))
     if prompt is None:
+        return None
+    if reply_to is not None and (
+        not reply_to or (prompt.message_id is not None and prompt.message_id != reply_to)
+    ):
         return None
     await session.delete(prompt)
     if (now - as_utc(prompt.created_at)).total_seconds() > max_age_s:

@@ -21,7 +21,7 @@ from models.domain.status import OPEN_STATUSES, Status
 from models.domain.tables import Actor, Counter, EventKind, Photo, Request, RequestEvent, Resident
 
 # ASCII digits only: \d alone would take other scripts' digits too.
-NUMBER_RE = re.compile(r"^(\d{4})-(\d{6,})$", re.ASCII)
+NUMBER_RE = re.compile(r"^(\d{4})-(\d{6,9})$", re.ASCII)
 
 
 def format_number(year: int, seq: int) -> str:

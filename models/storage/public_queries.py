@@ -25,6 +25,8 @@ from models.domain.tables import Actor, EventKind, Request, RequestEvent, Reside
 
 MAX_PAGE_SIZE = 1000  # GeoReport v2: "first 1000 requests returned"
 DEFAULT_SPAN = timedelta(days=90)  # GeoReport v2: "defaults to most recent 90 days"
+# Deeper than anyone pages (a million pages of 1000): beyond it the offset outgrows bigint.
+MAX_PAGE = 1_000_000
 PUBLIC_EVENTS = (EventKind.CREATED, EventKind.STATUS, EventKind.REASSIGNED)
 
 

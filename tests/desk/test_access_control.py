@@ -15,8 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from handlers.desk.engine import StaffDesk
-from handlers.dialog.conversation import Conversation, FloodGuard
 from handlers.i18n import to_plain, translator
 from handlers.types import Kind
 from models.domain.outbox import OutboxMessage
@@ -25,7 +23,7 @@ from models.domain.staff import Role, StaffMember
 from models.domain.status import Status
 from models.domain.tables import Request
 from tests.desk_data import Desk, add_request, add_staff, snapshot
-from tests.desk_settings import ADMIN, LIGHTING_CHAT, ROADS_CHAT, desk_settings
+from tests.desk_settings import ADMIN, LIGHTING_CHAT, ROADS_CHAT
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.telegram_harness import running_bot
 
@@ -39,17 +37,6 @@ OTHER_RESIDENT = 555_302
 def t(key: str, **kw: object) -> str:
     """The staff desk speaks English in these tests (staff.language = "en")."""
     return translator().t("en", key, **kw)
-
-
-@pytest.fixture
-def cfg(settings: Settings) -> Settings:
-    return desk_settings(settings, staff_language="en")
-
-
-@pytest.fixture
-def desk(sessions: async_sessionmaker[AsyncSession], cfg: Settings) -> Desk:
-    conversation = Conversation(sessions, cfg, flood=FloodGuard(limit=100_000))
-    return Desk(StaffDesk(sessions, cfg, conversation.tr), conversation)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from models.domain.staff import Role
 from models.storage.engine import create_read_engine, dispose_read_engine, read_session_factory
 from tests.conftest import ROOT
 from tests.desk_data import Desk, add_request, add_staff
-from tests.desk_settings import ADMIN, LIGHTING_CHAT, desk_settings
+from tests.desk_settings import ADMIN, LIGHTING_CHAT
 
 LIGHTING = 740_001
 RESIDENT = 555_701
@@ -40,11 +40,6 @@ QUICK = 2.0  # a resident's update must be answered within this while staff read
 
 def t(key: str, **kw: object) -> str:
     return translator().t("en", key, **kw)
-
-
-@pytest.fixture
-def cfg(settings: Settings) -> Settings:
-    return desk_settings(settings, staff_language="en")
 
 
 @pytest.fixture
@@ -274,7 +269,7 @@ async def test_staff_rights_change_at_once_in_this_process_and_soon_in_another(
     assert await desk.press(LIGHTING, f"s:needinfo:{lamp.id}", LIGHTING_CHAT) == [
         t("staff.prompt.needinfo", number=lamp.number)
     ]
-    assert await desk.text(LIGHTING, "Which pole exactly?", LIGHTING_CHAT) == [
+    assert await desk.text(LIGHTING, "Which pole exactly?", LIGHTING_CHAT, reply_to="1") == [
         t("staff.done_status", number=lamp.number, status=t("status.needs_info"))
     ]
     # Removed: refused at once, by read-only and writing commands alike.
@@ -295,7 +290,7 @@ async def test_staff_rights_change_at_once_in_this_process_and_soon_in_another(
         t("staff.prompt.reject", number=lamp.number)
     ]
     await asyncio.sleep(0.25)
-    assert await desk.text(LATER, "Not a city lamp", LIGHTING_CHAT) == [
+    assert await desk.text(LATER, "Not a city lamp", LIGHTING_CHAT, reply_to="1") == [
         t("staff.done_status", number=lamp.number, status=t("status.rejected"))
     ]
     await other.command(ADMIN, f"/staff remove {LATER}")

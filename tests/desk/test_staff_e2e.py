@@ -264,8 +264,17 @@ async def test_a_request_from_filing_to_closed(
             s.callback_update(STAFF, f"s:resolve:{rid}", chat_id=group, message_id=card_id),
         )
         assert answer == f"User{STAFF}, " + staff("staff.prompt.resolve", number=number)
+        prompt_id = int(s.chat_history(group)[-1]["message_id"])
+        # The group's other talk, even the same person's, answers nothing (issue 17, break 13):
+        # not a message that is no reply, nor a reply to another of the bot's messages.
+        s.push_update(s.message_update(STAFF, "Colleagues, who took the van keys?", chat_id=group))
+        s.push_update(
+            s.message_update(STAFF, "Van is back.", chat_id=group, reply_to_message_id=card_id)
+        )
         done = "Replaced the lamp on pole 7."
-        answer = await staff_says(h, group, s.message_update(STAFF, done, chat_id=group))
+        answer = await staff_says(
+            h, group, s.message_update(STAFF, done, chat_id=group, reply_to_message_id=prompt_id)
+        )
         assert answer == staff("staff.done_status", number=number, status=status(Status.RESOLVED))
 
         def resolution(note: str) -> str:

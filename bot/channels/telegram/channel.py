@@ -24,6 +24,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
     ReplyParameters,
     Update,
+    User,
 )
 from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
@@ -183,10 +184,11 @@ class TelegramChannel:
             staff_ev = replace(
                 ev, user_id=str(user.id), chat_id=str(chat.id), group=chat.type != ChatType.PRIVATE
             )
-            answer = await self.desk.handle(staff_ev) or []
-            if staff_ev.group:
-                answer = [addressed(r, user) if r.force_reply else r for r in answer]
-            await self.send(chat.id, answer)
+            for reply in await self.desk.handle(staff_ev) or []:
+                if staff_ev.group and reply.force_reply:
+                    await self._post_prompt(chat.id, reply, user)
+                else:
+                    await self.send_one(chat.id, reply)
             return spinner
         if chat.type != ChatType.PRIVATE:
             return spinner
@@ -195,6 +197,14 @@ class TelegramChannel:
         return spinner
 
     # -- answering
+
+    async def _post_prompt(self, chat_id: int, reply: Reply, user: User) -> None:
+        """A prompt in a group: only a reply to this very message answers it (the desk is told
+        its id), so the group's other talk is never taken for the answer."""
+        msg = await self.bot.send_message(
+            chat_id, addressed(reply, user).text, reply_markup=ForceReply(selective=True)
+        )
+        await self.desk.prompt_posted(str(chat_id), user.id, str(msg.message_id))
 
     async def send(
         self,

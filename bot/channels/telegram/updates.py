@@ -20,6 +20,7 @@ def to_incoming(message: Message) -> Incoming:
         "user_id": str(message.chat.id),
         "name": user.full_name if user else "",
         "language_hint": (user.language_code or "")[:2] if user else "",
+        "reply_to": str(message.reply_to_message.message_id) if message.reply_to_message else "",
     }
     if message.text is not None:
         text = message.text
