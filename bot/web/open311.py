@@ -22,7 +22,7 @@ from bot.web.render import errors, respond
 from handlers.formatting import department_name, when
 from handlers.i18n import LANGUAGES, Translator, to_plain
 from handlers.parsing import EARLIEST_DAY, LATEST_DAY, parse_int
-from handlers.validation import Invalid, normalize_phone
+from handlers.validation import Invalid, clean_line, clean_multiline, normalize_phone
 from models.domain.base import utcnow
 from models.domain.external import ExternalRequest, UnknownService, file_external
 from models.domain.status import Status
@@ -325,13 +325,14 @@ class Open311:
                 raise ApiError(400, "lat and long must both be decimal degrees") from None
             if not self.settings.city.bbox.contains(lat, lon):
                 raise ApiError(400, "lat/long is outside the city")
-        address = (values.get("address_string") or values.get("address_id") or "").strip()
+        # Cleaned as every chat text is (handlers/types.py): PostgreSQL refuses a NUL outright.
+        address = clean_line(values.get("address_string") or values.get("address_id") or "")
         if not address and lat is None:
             raise ApiError(400, "a location is needed: lat and long, or address_string")
         limits = self.settings.limits
         if len(address) > limits.address_max:
             raise ApiError(400, f"address_string is longer than {limits.address_max} characters")
-        description = (values.get("description") or "").strip()
+        description = clean_multiline(values.get("description") or "")
         if len(description) > limits.description_max:
             raise ApiError(400, f"description is longer than {limits.description_max} characters")
         phone = None

@@ -174,6 +174,10 @@ async def test_filters_and_paging(client: Client, seeded: Seeded) -> None:
         "status=pending",
         "page=0",
         "page_size=5000",
+        "page=" + "9" * 30,  # an offset beyond bigint
+        "page=²",
+        "start_date=9999-12-31T23:59:59Z",  # start + 90 days overflows
+        "start_date=0001-01-01T00:00:00Z&end_date=0001-02-01T00:00:00Z",
     ],
 )
 async def test_bad_arguments_give_the_spec_error_400(client: Client, query: str) -> None:
@@ -285,6 +289,24 @@ async def test_post_errors(client: Client, change: dict[str, str], status: int) 
     assert resp.status == status
     data = json.loads(await resp.text())
     assert data[0]["code"] == status and data[0]["description"]
+
+
+async def test_post_text_loses_its_control_characters_and_nothing_else(
+    client: Client, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    form = {
+        **POTHOLE,
+        "description": "Яма\x00 на <b>дорозі</b>\x07 & глибока",
+        "address_string": "вул.\x00 Дорожня, 9",
+        "api_key": API_KEY,
+    }
+    resp = await client.post(f"{V2}/requests.json", data=form)
+    assert resp.status == 200, await resp.text()
+    number = json.loads(await resp.text())[0]["service_request_id"]
+    async with sessions() as session:
+        req = (await session.execute(select(Request).where(Request.number == number))).scalar_one()
+    assert req.description == "Яма на <b>дорозі</b> & глибока"
+    assert req.address == "вул. Дорожня, 9"
 
 
 async def test_get_answers_allow_any_origin(client: Client) -> None:
