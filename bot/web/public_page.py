@@ -27,15 +27,8 @@ from handlers.i18n import LANGUAGES, Translator
 from models.domain.base import utcnow
 from models.domain.requests import parse_number
 from models.domain.tables import EventKind
-from models.storage.public_queries import (
-    Figures,
-    PublicRequest,
-    counts_by_month,
-    department_figures,
-    get_request,
-    open_requests,
-    total_figures,
-)
+from models.storage.public_figures import TOTAL, Figures, counts_by_month, department_figures
+from models.storage.public_queries import PublicRequest, get_request, open_requests
 
 
 def plain_label(text: str) -> str:
@@ -254,7 +247,7 @@ class PublicPage:
             table = f"<p>{t(lang, 'web.empty')}</p>"
         else:
             order = [d.code for d in self.settings.departments if d.code in figures]
-            order += sorted(set(figures) - set(order))
+            order += sorted(set(figures) - set(order) - {TOTAL})
             rows = "".join(
                 f'<tr><th scope="row">{escape(department_name(self.settings, lang, code))}</th>'
                 f"{self._cells(lang, figures[code])}</tr>"
@@ -262,7 +255,7 @@ class PublicPage:
             )
             total = (
                 f'<tr><th scope="row">{t(lang, "web.total")}</th>'
-                f"{self._cells(lang, total_figures(figures))}</tr>"
+                f"{self._cells(lang, figures[TOTAL])}</tr>"
             )
             table = (
                 f'<div class="scroll" tabindex="0" role="region" aria-labelledby="h-{key}">'

@@ -9,19 +9,18 @@ awaiting the resident's confirmation therefore counts as closed (with a note say
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from models.domain.base import as_utc
 from models.domain.privacy import blank_personal, public_address
 from models.domain.status import OPEN_STATUSES, Status
-from models.domain.tables import Actor, EventKind, Request, RequestEvent, Resident
+from models.domain.tables import EventKind, Request, Resident
 
 MAX_PAGE_SIZE = 1000  # GeoReport v2: "first 1000 requests returned"
 DEFAULT_SPAN = timedelta(days=90)  # GeoReport v2: "defaults to most recent 90 days"
@@ -177,116 +176,3 @@ async def open_requests(session: AsyncSession, *, limit: int = 500) -> list[Publ
     )
     known = await _known(session, reqs)
     return [_public(r, known[r.id], with_history=False) for r in reqs]
-
-
-# --- the departments' figures ----------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Figures:
-    """One department's figures over the requests filed in a period."""
-
-    requests: int = 0
-    resolved: int = 0
-    on_time: int = 0
-    due: int = 0  # resolved with a deadline, or open and already past it
-    confirmed: int = 0  # resolved, and the resident confirmed the fix
-    ratings: list[int] = field(default_factory=list)
-    hours_to_resolve: list[float] = field(default_factory=list)
-
-    @property
-    def on_time_share(self) -> float | None:
-        return self.on_time / self.due if self.due else None
-
-    @property
-    def confirmed_share(self) -> float | None:
-        return self.confirmed / self.resolved if self.resolved else None
-
-    @property
-    def median_hours(self) -> float | None:
-        return statistics.median(self.hours_to_resolve) if self.hours_to_resolve else None
-
-    @property
-    def rating(self) -> float | None:
-        return statistics.fmean(self.ratings) if self.ratings else None
-
-
-async def department_figures(
-    session: AsyncSession, start: datetime, end: datetime, *, now: datetime
-) -> dict[str, Figures]:
-    """Figures per department over the requests filed in [start, end). A request counts as
-    on time when it was resolved by its deadline; an open request already past its deadline
-    counts as late now, not only once it is resolved. Cancelled requests are not counted."""
-    confirmed = exists().where(
-        RequestEvent.request_id == Request.id,
-        RequestEvent.actor == Actor.RESIDENT,
-        RequestEvent.new_status == Status.CLOSED,
-    )
-    rows = await session.execute(
-        select(
-            Request.department,
-            Request.status,
-            Request.created_at,
-            Request.resolved_at,
-            Request.deadline_at,
-            Request.rating,
-            confirmed.label("confirmed"),
-        ).where(
-            Request.created_at >= start,
-            Request.created_at < end,
-            Request.status != Status.CANCELLED,
-        )
-    )
-    out: dict[str, Figures] = {}
-    for dept, status, created, resolved, deadline, rating, was_confirmed in rows:
-        fig = out.setdefault(dept, Figures())
-        created = as_utc(created)
-        resolved = as_utc(resolved) if resolved is not None else None
-        deadline = as_utc(deadline) if deadline is not None else None
-        fig.requests += 1
-        if rating is not None:
-            fig.ratings.append(int(rating))
-        if resolved is not None:
-            fig.resolved += 1
-            fig.confirmed += bool(was_confirmed)
-            fig.hours_to_resolve.append((resolved - created).total_seconds() / 3600)
-            if deadline is not None:
-                fig.due += 1
-                fig.on_time += resolved <= deadline
-        elif is_open(status) and deadline is not None and deadline < now:
-            fig.due += 1  # open and overdue: late
-    return out
-
-
-def total_figures(figures: dict[str, Figures]) -> Figures:
-    total = Figures()
-    for fig in figures.values():
-        total.requests += fig.requests
-        total.resolved += fig.resolved
-        total.on_time += fig.on_time
-        total.due += fig.due
-        total.confirmed += fig.confirmed
-        total.ratings += fig.ratings
-        total.hours_to_resolve += fig.hours_to_resolve
-    return total
-
-
-async def counts_by_month(
-    session: AsyncSession, start: datetime, end: datetime, tz: tzinfo
-) -> list[tuple[date, int, int]]:
-    """(first day of the month in the city's time zone, filed, of them resolved) for the
-    page's chart, oldest first."""
-    rows = await session.execute(
-        select(Request.created_at, Request.resolved_at).where(
-            Request.created_at >= start,
-            Request.created_at < end,
-            Request.status != Status.CANCELLED,
-        )
-    )
-    months: dict[date, list[int]] = {}
-    for created, resolved in rows:
-        key = as_utc(created).astimezone(tz).date().replace(day=1)
-        slot = months.setdefault(key, [0, 0])
-        slot[0] += 1
-        slot[1] += resolved is not None
-    return [(m, filed, done) for m, (filed, done) in sorted(months.items())]
