@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import shutil
 import signal
 import sys
@@ -183,15 +184,25 @@ async def run_residents(
     ids: itertools.count[int],
     step_timeout: float = 30.0,
     deadline: float = 600.0,
+    think: float = 0.0,
 ) -> Phase:
     """``users`` residents at once, closed loop; each slot files ``rounds`` requests one after
-    the other as new residents. Bounded: a step waits ``step_timeout`` at most, the phase
-    ``deadline`` seconds at most."""
+    the other as new residents. With ``think`` a resident pauses about that long (0.5 to 1.5
+    times) before each step, as a person reading and typing does (and arrives within twice
+    that): an offered
+    load below the bot's ceiling, where latency is the bot's and not a queue's. Bounded: a
+    step waits ``step_timeout`` at most, the phase ``deadline`` seconds at most."""
     phase = Phase(steps, [[] for _ in steps])
 
     async def resident(user: int) -> bool:
         total = 0
         for i, step in enumerate(steps):
+            if think:
+                # The first step too: residents arrive spread out, not all in the same
+                # millisecond (which measured the queue of 200 simultaneous /start).
+                await asyncio.sleep(
+                    random.uniform(0.5, 1.5) * think if i else random.uniform(0, 2 * think)
+                )
             total += step.expect
             answered = srv.expect(user, total)
             update = step.make(srv, user)

@@ -1,5 +1,5 @@
-"""Command line: ``python -m bot run | migrate | check-config``, plus each channel's own verbs
-(``chat``, ``viber …``) from the registry."""
+"""Command line: ``python -m bot run | web | migrate | check-config``, plus each channel's own
+verbs (``chat``, ``viber …``) from the registry."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ async def _run(env: Env, only: ChannelCommand | None, args: argparse.Namespace) 
         await app.close()
 
 
+async def _web(env: Env) -> None:
+    from bot.web.serve import serve
+
+    app: App = await build_app(env)
+    try:
+        await serve(app)
+    finally:
+        await app.close()
+
+
 async def _migrate() -> None:
     engine = create_engine(database_url())
     try:
@@ -40,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="citybot")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the bot (Telegram if TELEGRAM_BOT_TOKEN is set, else chat)")
+    sub.add_parser(
+        "web",
+        help="serve the public page and the Open311 API in a process of their own "
+        "([web] listen_host:listen_port), beside a bot run with [web] enabled = false",
+    )
     sub.add_parser("migrate", help="create or upgrade the database tables")
     sub.add_parser("check-config", help="validate bot.toml and exit")
     for spec in CHANNELS:
@@ -48,7 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     env = Env.from_environ()
-    serving = args.command == "run" and not any(s.fallback for s in enabled_specs(env))
+    serving = args.command == "web" or (
+        args.command == "run" and not any(s.fallback for s in enabled_specs(env))
+    )
     # The terminal chat shares the screen with the log: keep it to warnings there.
     level = os.environ.get("LOG_LEVEL", "INFO" if serving else "WARNING")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -68,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database is up to date")
         elif args.command == "run":
             asyncio.run(_run(env, None, args))
+        elif args.command == "web":
+            asyncio.run(_web(env))
         elif getattr(args, "command_channel", None) is not None:
             asyncio.run(_run(env, args.command_channel, args))
         else:

@@ -7,6 +7,7 @@ takes seconds of CPU), which overlaps."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from bench.conversation import RunConfig, measure
 from bench.fanout import bench_fanout
 from bench.memory import bench_memory
 from bench.storage import bench_storage
+from bench.web import run as bench_web
 
 TINY = RunConfig(users=4, rounds=1, small_users=2, small_rounds=1, warmup=1, settle=0.15)
 
@@ -54,6 +56,31 @@ def check_storage(result: dict[str, Any]) -> None:
     assert not any("SCAN requests" in h for h in hints.get("queue_all", [])), hints
 
 
+WEB_TINY = argparse.Namespace(
+    users=3,
+    rounds=1,
+    readers=3,
+    # No seeding in this process: Alembic's migration context is process-global, and
+    # bench_storage migrates here at the same time; the bot's own process migrates instead.
+    requests=0,
+    cache=None,
+    think=0.0,
+    dialog_think=0.0,
+    separate=True,
+)
+
+
+def check_web(result: dict[str, Any]) -> None:
+    assert result["page_in"] == "its own process"
+    for phase in ("alone", "with_readers", "alone_again"):
+        assert result[phase]["dialog_failures"] == 0, phase
+        assert result[phase]["dialog"]["n"] == 3 * 9, phase
+    page = result["with_readers"]["page"]
+    assert page["pages"] > 0 and set(page["statuses"]) == {200}
+    # The readers were served by the page's process, not by the bot.
+    assert result["with_readers"]["cpu_page_process"] > 0
+
+
 def check_memory(result: dict[str, Any]) -> None:
     assert result["drafts"] == 6 and result["failures"] == 0
     assert result["rss_mb_idle"] > 0
@@ -61,7 +88,7 @@ def check_memory(result: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 async def test_every_benchmark_runs(tmp_path: Path) -> None:
-    bot, echo, fanout, storage, memory = await asyncio.gather(
+    bot, echo, fanout, storage, memory, page = await asyncio.gather(
         measure("citybot", "webhook", "sqlite", TINY, workdir=tmp_path),
         measure("echo", "polling", "sqlite", TINY, workdir=tmp_path),
         bench_fanout(count=12, log=quiet),
@@ -74,8 +101,10 @@ async def test_every_benchmark_runs(tmp_path: Path) -> None:
             log=quiet,
         ),
         bench_memory(drafts=6, concurrency=3, settle=0.1, log=quiet),
+        bench_web(WEB_TINY),
     )
     check_conversation(bot, echo)
     check_fanout(fanout)
     check_storage(storage)
     check_memory(memory)
+    check_web(page)
