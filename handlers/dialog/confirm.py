@@ -36,9 +36,6 @@ def summary(ctx: Context, d: dict[str, Any]) -> str:
 
 async def ask_confirm(ctx: Context) -> None:
     ctx.draft["editing"] = False
-    # Back (or leaving) from "edit photos" without pressing Done keeps the photos there were.
-    if "photos_before_edit" in ctx.draft:
-        ctx.draft["photos"] = ctx.draft.pop("photos_before_edit")
     ctx.say(summary(ctx, ctx.draft), [])
     ctx.say(
         ctx.t("new.confirm_question"),
@@ -73,10 +70,7 @@ async def on_confirm(ctx: Context, ev: Incoming) -> None:
     if ev.kind is Kind.BUTTON and ev.payload.startswith("edit:"):
         target = EDITABLE.get(ev.payload.removeprefix("edit:"))
         if target is not None:
-            ctx.draft["editing"] = True
-            if target is Step.PHOTOS:
-                ctx.draft["photos_before_edit"] = ctx.draft.get("photos", [])
-                ctx.draft["photos"] = []
+            ctx.draft["editing"] = True  # the photos stay: more are added, or removed there
             await goto(ctx, target)
             return
     if ev.kind is Kind.BUTTON and ev.payload == "confirm":

@@ -74,7 +74,21 @@ async def on_menu(ctx: Context, ev: Incoming) -> None:
     from handlers.dialog import my_requests, new_request  # the menu leads everywhere
 
     match ev.payload if ev.kind is Kind.BUTTON else "":
-        case "menu:new":
+        case "menu:new" if has_draft(ctx):
+            # An address or a description already typed is not thrown away unasked.
+            ctx.say(
+                ctx.t(
+                    "new.draft_exists",
+                    category=new_request.category_label(
+                        ctx, ctx.draft["category"], ctx.draft.get("subcategory")
+                    ),
+                ),
+                [
+                    [ctx.button("menu.continue", "menu:continue")],
+                    [ctx.button("menu.start_over", "menu:restart")],
+                ],
+            )
+        case "menu:new" | "menu:restart":
             await new_request.start(ctx)
         case "menu:continue":
             await new_request.resume(ctx)

@@ -10,7 +10,7 @@ from handlers import formatting
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import goto, reask, step
 from handlers.dialog.new_request import category_label
-from handlers.formatting import when
+from handlers.formatting import department_name, when
 from handlers.i18n import Safe
 from handlers.parsing import parse_row_id
 from handlers.types import Button, Incoming, Kind
@@ -187,6 +187,7 @@ async def ask_detail(ctx: Context) -> None:
             number=req.number,
             status=status_label(ctx, req.status),
             category=category_label(ctx, req.category, req.subcategory),
+            department=department_name(ctx.settings, ctx.lang, req.department),
             address=req.address or "—",
             description=req.description or "—",
             photos=Safe(ctx.n("summary.photos", len(req.photos))),

@@ -210,11 +210,22 @@ async def on_subcategory(ctx: Context, ev: Incoming) -> None:
 # --- address ------------------------------------------------------------------------------
 
 
+def _keep_row(ctx: Context, field: str) -> list[list[Button]]:
+    """Back to a step already answered: the answer is shown with a button to keep it."""
+    return [[ctx.button("new.keep", f"keep:{field}")]] if ctx.draft.get(field) else []
+
+
+def _with_answer(ctx: Context, text: str, field: str) -> str:
+    typed = ctx.draft.get(field)
+    return f"{text}\n\n{ctx.t(f'new.{field}_now', **{field: typed})}" if typed else text
+
+
 async def ask_address(ctx: Context) -> None:
     ctx.say(
-        ctx.t("new.address"),
+        _with_answer(ctx, ctx.t("new.address"), "address"),
         [
             [ctx.button("new.send_location", "loc", ButtonKind.REQUEST_LOCATION)],
+            *_keep_row(ctx, "address"),
             _nav(ctx),
         ],
         Keyboard.INPUT,
@@ -224,6 +235,9 @@ async def ask_address(ctx: Context) -> None:
 @step(Step.ADDRESS, ask_address, leads_to=moves(Step.ADDRESS))
 async def on_address(ctx: Context, ev: Incoming) -> None:
     if await handled_commonly(ctx, ev):
+        return
+    if ev.kind is Kind.BUTTON and ev.payload == "keep:address" and ctx.draft.get("address"):
+        await advance(ctx)
         return
     lim = ctx.settings.limits
     if ev.kind is Kind.LOCATION and ev.latitude is not None and ev.longitude is not None:
@@ -257,8 +271,12 @@ async def on_address(ctx: Context, ev: Incoming) -> None:
 async def ask_description(ctx: Context) -> None:
     lim = ctx.settings.limits
     ctx.say(
-        ctx.t("new.description", min=lim.description_min, max=lim.description_max),
-        [_nav(ctx)],
+        _with_answer(
+            ctx,
+            ctx.t("new.description", min=lim.description_min, max=lim.description_max),
+            "description",
+        ),
+        [*_keep_row(ctx, "description"), _nav(ctx)],
         Keyboard.INPUT,
     )
 
@@ -266,6 +284,9 @@ async def ask_description(ctx: Context) -> None:
 @step(Step.DESCRIPTION, ask_description, leads_to=moves(Step.DESCRIPTION))
 async def on_description(ctx: Context, ev: Incoming) -> None:
     if await handled_commonly(ctx, ev):
+        return
+    if ev.kind is Kind.BUTTON and ev.payload == "keep:description" and ctx.draft.get("description"):
+        await advance(ctx)
         return
     if ev.kind not in (Kind.TEXT, Kind.PHOTO):
         ctx.hint("hint.text_expected")
@@ -295,7 +316,10 @@ async def ask_photos(ctx: Context) -> None:
         else ctx.button("photos.skip", "photos:done")
     )
     text = ctx.n("photos.prompt", limit) if not count else ctx.n("photos.have", count, limit=limit)
-    ctx.say(text, [[done], _nav(ctx)], Keyboard.INPUT)
+    rows = [[done]]
+    if count:
+        rows.append([ctx.button("photos.clear", "photos:clear")])
+    ctx.say(text, [*rows, _nav(ctx)], Keyboard.INPUT)
 
 
 @step(Step.PHOTOS, ask_photos, leads_to=moves(Step.PHOTOS))
@@ -304,11 +328,16 @@ async def on_photos(ctx: Context, ev: Incoming) -> None:
         return
     if ev.kind is Kind.BUTTON and ev.payload == "photos:done":
         ctx.draft["photos_done"] = True
-        ctx.draft.pop("photos_before_edit", None)  # the new set replaces the old one
         await advance(ctx)
         return
+    if ev.kind is Kind.BUTTON and ev.payload == "photos:clear":
+        ctx.draft["photos"] = []
+        ctx.say(ctx.t("photos.cleared"))
+        await reask(ctx)
+        return
     if ev.kind is not Kind.PHOTO:
-        ctx.hint("hint.photo_expected")
+        # Done is offered only once a photo is there; before that, Skip.
+        ctx.hint("hint.photo_expected" if ctx.draft.get("photos") else "hint.photo_expected_first")
         await reask(ctx)
         return
     limit = ctx.settings.limits.photos_max
@@ -317,7 +346,6 @@ async def on_photos(ctx: Context, ev: Incoming) -> None:
     count = len(ctx.draft["photos"])
     if count >= limit:
         ctx.draft["photos_done"] = True
-        ctx.draft.pop("photos_before_edit", None)
         ctx.say(ctx.n("photos.full", count))
         await advance(ctx)
         return

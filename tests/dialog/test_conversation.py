@@ -298,8 +298,13 @@ async def test_back_shows_the_previous_step(
     await drive_to(chat, step)
     assert chat.last == prompt(step, settings, photos=0)
     await chat.press("Back")
-    # The photo sent before stepping back is still there.
-    assert chat.last == prompt(previous, settings, photos=1)
+    # The photo sent before stepping back is still there, and so is what was typed: shown,
+    # with a button to keep it (issue 14, point 3).
+    assert chat.last.startswith(prompt(previous, settings, photos=1))
+    typed = {"address": ADDRESS, "description": DESCRIPTION}.get(previous)
+    if typed is not None:
+        assert chat.last.endswith(f"Now: {typed}")
+        assert f"keep:{previous}" in chat.payloads()
     await ANSWER[previous](chat)
     assert chat.last == prompt(step, settings, photos=0)
     # Finish; what was typed before stepping back is still in the request.
@@ -324,9 +329,9 @@ async def test_back_through_several_steps_keeps_every_answer(
     await chat.press("Back")
     assert chat.last == prompt("photos", settings, photos=1)
     await chat.press("Back")
-    assert chat.last == prompt("description", settings)
+    assert chat.last.startswith(prompt("description", settings))
     await chat.press("Back")
-    assert chat.last == prompt("address", settings)
+    assert chat.last.startswith(prompt("address", settings))
     await chat.text("просп. Поштовий, 32")
     # The description and photos were answered already: straight on to the phone.
     assert chat.last == prompt("phone", settings)
@@ -404,12 +409,19 @@ EDITS: list[tuple[str, list[tuple[str, str]], dict[str, str], dict[str, object]]
         {"Description": "Ліхтар блимає всю ніч і гасне"},
         {"description": "Ліхтар блимає всю ніч і гасне"},
     ),
-    (
+    (  # the photo there is kept (issue 14, point 1): a new one is added to it…
         "photos",
-        [("photo", "p2"), ("photo", "p3"), ("payload", "photos:done")],
+        [("photo", "p2"), ("payload", "photos:done")],
+        {"Photos": "2"},
+        {"photos": ["p1", "p2"]},
+    ),
+    (  # …or, to replace it, removed first
+        "photos",
+        [("payload", "photos:clear"), ("photo", "p2"), ("photo", "p3"), ("payload", "photos:done")],
         {"Photos": "2"},
         {"photos": ["p2", "p3"]},
     ),
+    ("photos", [("payload", "photos:clear"), ("payload", "photos:done")], {}, {"photos": []}),
     (
         "phone",
         [("text", "(067) 765-43-21")],
@@ -433,7 +445,8 @@ async def test_edit_a_field_from_the_summary(
     await drive_to(chat, "confirm")
     assert chat.last == prompt("confirm", settings)
     await chat.payload(f"edit:{field}")
-    assert chat.last == prompt(field, settings)
+    # The step's question, saying what is there now (the photo count, the text typed).
+    assert chat.last.startswith(prompt(field, settings, photos=1))
     for kind, value in answers:
         await getattr(chat, kind)(value)
     assert chat.last == prompt("confirm", settings)  # straight back to the summary
@@ -731,10 +744,20 @@ async def test_unfinished_draft_can_be_continued(
     assert (req.category, req.subcategory, req.address) == ("lighting", "light_off", ADDRESS)
 
 
-async def test_new_request_from_the_menu_discards_the_draft(chat: Chat, settings: Settings) -> None:
+async def test_new_request_from_the_menu_asks_before_discarding_the_draft(
+    chat: Chat, settings: Settings
+) -> None:
+    """Issue 14, point 2: the address already typed is not thrown away unasked."""
     await drive_to(chat, "description")
     await chat.command("start")
     await chat.payload("menu:new")
+    assert chat.last == say("new.draft_exists", category=f"{LIGHTING} › Street light is off")
+    assert chat.payloads() == ["menu:continue", "menu:restart"]
+    await chat.press("Continue")
+    assert chat.last == prompt("description", settings)
+    await chat.command("start")
+    await chat.payload("menu:new")
+    await chat.press("Start over")
     assert chat.last == prompt("category", settings)
     await chat.command("start")
     assert "menu:continue" not in chat.payloads()
