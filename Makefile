@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: install lock run chat migrate test test-quick lint format bench clean
+.PHONY: install lock run chat check-config migrate test test-quick lint format bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,9 @@ run: install  ## start the bot (terminal chat when TELEGRAM_BOT_TOKEN is not set
 
 chat: install  ## play a resident in this terminal
 	$(BIN)/python -m bot chat
+
+check-config: install  ## validate bot.toml (BOT_CONFIG) and the environment without starting
+	$(BIN)/citybot check-config
 
 migrate: install  ## create or upgrade the database tables
 	$(BIN)/python -m bot migrate

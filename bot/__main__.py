@@ -80,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"ok: {len(settings.departments)} departments, "
                 f"{len(settings.categories)} categories"
             )
+            if not settings.staff.admins:
+                print(
+                    "warning: [staff] admins is empty: nobody can use the staff commands "
+                    "until a Telegram user id is added there"
+                )
         elif args.command == "migrate":
             asyncio.run(_migrate())
             print("database is up to date")

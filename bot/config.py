@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from bot.channels.telegram.settings import PUBLIC_TELEGRAM_API, TelegramSettings
 from bot.channels.viber.settings import PUBLIC_VIBER_API, ViberSettings
 from bot.errors import ConfigError
-from models.domain.city import LANGUAGES, CityConfig, StrictModel
+from models.domain.city import LANGUAGES, CityConfig, StrictModel, reference_problems
 
 __all__ = [
     "LANGUAGES",
@@ -109,7 +109,11 @@ def parse_settings(data: dict[str, object], source: str = "bot.toml") -> Setting
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(source, exc)) from None
+        message = _format_errors(source, exc)
+        # The cross-references are checked only once every field is valid: look at them in
+        # the raw file too, so every mistake is reported in one run, not one per run.
+        missed = [p for p in reference_problems(data) if p not in message]
+        raise ConfigError("\n".join([message, *(f"  {p}" for p in missed)])) from None
 
 
 def load_settings(path: str | Path) -> Settings:

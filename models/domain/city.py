@@ -9,8 +9,9 @@ validation errors name the key that is wrong (``categories.3.department: unknown
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -207,26 +208,23 @@ class CityConfig(StrictModel):
 
     @model_validator(mode="after")
     def _references(self) -> CityConfig:
-        codes = [d.code for d in self.departments]
-        dup = {c for c in codes if codes.count(c) > 1}
-        if dup:
-            raise ValueError(f"duplicate department code(s): {', '.join(sorted(dup))}")
-        cat_codes = [c.code for c in self.categories]
-        dupc = {c for c in cat_codes if cat_codes.count(c) > 1}
-        if dupc:
-            raise ValueError(f"duplicate category code(s): {', '.join(sorted(dupc))}")
-        known = set(codes)
-        for i, cat in enumerate(self.categories):
-            if cat.department not in known:
-                raise ValueError(
-                    f"categories.{i}.department: unknown department {cat.department!r}"
-                )
-            for j, sub in enumerate(cat.subcategories):
-                if sub.department is not None and sub.department not in known:
-                    raise ValueError(
-                        f"categories.{i}.subcategories.{j}.department: "
-                        f"unknown department {sub.department!r}"
-                    )
+        problems = reference_problems(
+            {
+                "departments": [{"code": d.code} for d in self.departments],
+                "categories": [
+                    {
+                        "code": c.code,
+                        "department": c.department,
+                        "subcategories": [
+                            {"department": sub.department} for sub in c.subcategories
+                        ],
+                    }
+                    for c in self.categories
+                ],
+            }
+        )
+        if problems:
+            raise ValueError("\n  ".join(problems))
         return self
 
     def category(self, code: str) -> Category | None:
@@ -290,3 +288,34 @@ class CityConfig(StrictModel):
         if self.staff.operators_chat_id is not None:
             chats.append(str(self.staff.operators_chat_id))
         return list(dict.fromkeys(chats))
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[str]:
+    """What refers to nothing, or twice to one code, in the departments and categories of
+    bot.toml as read (a dict): every problem, so that a file with three mistakes is told of
+    three even when other fields failed first and the model never got this far."""
+
+    def items(key: str, source: Mapping[str, Any] = data) -> list[Mapping[str, Any]]:
+        value = source.get(key)
+        return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+    problems: list[str] = []
+    codes = [str(d.get("code")) for d in items("departments")]
+    dup = sorted({c for c in codes if codes.count(c) > 1})
+    if dup:
+        problems.append(f"duplicate department code(s): {', '.join(dup)}")
+    cat_codes = [str(c.get("code")) for c in items("categories")]
+    dupc = sorted({c for c in cat_codes if cat_codes.count(c) > 1})
+    if dupc:
+        problems.append(f"duplicate category code(s): {', '.join(dupc)}")
+    known = set(codes)
+    for i, cat in enumerate(items("categories")):
+        if "department" in cat and cat["department"] not in known:
+            problems.append(f"categories.{i}.department: unknown department {cat['department']!r}")
+        for j, sub in enumerate(items("subcategories", cat)):
+            if sub.get("department") is not None and sub["department"] not in known:
+                problems.append(
+                    f"categories.{i}.subcategories.{j}.department: "
+                    f"unknown department {sub['department']!r}"
+                )
+    return problems

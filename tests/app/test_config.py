@@ -223,6 +223,36 @@ def test_unknown_department_in_subcategory() -> None:
     assert "nowhere" in msg
 
 
+def test_every_mistake_of_a_file_is_reported_at_once() -> None:
+    """Issue 14, point 9: a field error used to hide the cross-reference errors (the model's
+    last check runs only once every field is valid), so a file with three mistakes took three
+    runs to fix."""
+    data = _broken()
+    data["categories"][0]["department"] = "roadz"
+    data["limits"] = {"description_max": 99999}
+    data["staff"] = {"language": "fr"}
+    lines = _error(data).splitlines()[1:]
+    assert len(lines) == 3, lines
+    assert any("categories.0.department" in x and "roadz" in x for x in lines)
+    assert any(x.strip().startswith("limits.description_max") for x in lines)
+    assert any(x.strip().startswith("staff.language") for x in lines)
+
+
+def test_check_config_warns_when_nobody_can_use_the_staff_desk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.__main__ import main
+
+    config = tmp_path / "bot.toml"
+    config.write_text(BOT_TOML.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("BOT_CONFIG", str(config))
+    for name in ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "VIBER_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["check-config"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok:") and "warning: [staff] admins is empty" in out
+
+
 def test_empty_categories_list() -> None:
     msg = _error(_broken(categories=[]))
     assert "categories:" in msg
