@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.domain.base import utcnow
+from models.domain.privacy import blank_personal, public_address
 from models.domain.tables import Actor, DialogState, EventKind, Request, RequestEvent, Resident
 
 
@@ -121,14 +122,36 @@ async def forget_resident(session: AsyncSession, resident: Resident) -> int:
 
     Returns how many requests were anonymised.
     """
-    result = await session.execute(
-        update(Request)
-        .where(Request.resident_id == resident.id)
-        .values(phone=None, resident_id=None)
-        .returning(Request.id)
+    # What they typed stays for the department and the statistics, but not what in it points
+    # to them: the flat, phone numbers, e-mail addresses, their name (the usual signature).
+    rows = await session.execute(
+        select(Request.id, Request.address, Request.description, Request.phone).where(
+            Request.resident_id == resident.id
+        )
     )
-    ids = [row[0] for row in result]
-    for rid in ids:
+    ids: list[int] = []
+    for rid, address, description, phone in rows.all():
+        known = (resident.name, resident.phone, phone)
+        await session.execute(
+            update(Request)
+            .where(Request.id == rid)
+            .values(
+                phone=None,
+                resident_id=None,
+                address=public_address(address, known),
+                description=blank_personal(description, known),
+            )
+        )
+        events = await session.execute(
+            select(RequestEvent).where(
+                RequestEvent.request_id == rid,
+                RequestEvent.actor == Actor.RESIDENT,
+                RequestEvent.text.is_not(None),
+            )
+        )
+        for event in events.scalars():
+            event.text = blank_personal(event.text, known)
+        ids.append(rid)
         session.add(RequestEvent(request_id=rid, kind=EventKind.ANONYMISED, actor=Actor.RESIDENT))
     state = await session.get(DialogState, resident.id)
     if state is not None:

@@ -301,7 +301,10 @@ async def test_forget_erases_personal_data(
 ) -> None:
     chat = Chat(conversation, "1001", name="Олена Петренко")
     await chat.file_request(phone="0671234567")
-    await chat.file_request(address="просп. Металургів, 5")
+    await chat.file_request(
+        address="просп. Металургів, 5, кв. 12",
+        description="Протікає дах, дзвоніть 067 555 44 33 або olena@example.com. Олена Петренко",
+    )
     [old] = await residents(sessions)
     assert (old.external_id, old.name, old.phone) == ("1001", "Олена Петренко", "+380671234567")
 
@@ -328,7 +331,9 @@ async def test_forget_erases_personal_data(
         assert req.resident_id is None
         assert req.phone is None
         assert req.events[-1].kind is EventKind.ANONYMISED
+    # What they typed is kept without what points to them (issue 14, point 11).
     assert reqs[1].address == "просп. Металургів, 5"
+    assert reqs[1].description == "Протікає дах, дзвоніть *** або ***. ***"
 
     # The same chat writing again is somebody new.
     await chat.command("start")
