@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -207,3 +208,57 @@ async def test_run_renders_buttons_and_presses_them() -> None:
     assert "Ready? & go" in text and "<b>" not in text
     assert "  [1] Yes\n  [2] No" in text
     assert translator().t("en", "terminal.no_such_button") in text
+
+
+def test_a_phone_number_typed_as_digits_is_text(terminal: TerminalChat) -> None:
+    """Issue 14, point 8: at the phone step "0671234567" was taken for button number 671234567."""
+    assert terminal.buttons  # as at the phone step: share, skip, back, cancel
+    assert terminal.parse("0671234567") == ev(Kind.TEXT, text="0671234567")
+    assert terminal.parse("12") == tr_no_such_button()
+
+
+def tr_no_such_button() -> str:
+    return translator().t("en", "terminal.no_such_button")
+
+
+async def test_a_line_the_terminal_cut_is_reported() -> None:
+    async def handle(event: Incoming) -> list[Reply]:
+        return [Reply("ok")]
+
+    out = io.StringIO()
+    stdin = io.StringIO("я" * 4095 + "\n")
+    chat = TerminalChat(handle, translator(), user_id="u1", lang="en", stdin=stdin, stdout=out)
+    await chat.run()
+    assert translator().t("en", "terminal.line_cut", limit=4095) in out.getvalue()
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_the_chat_at_once_and_cleanly(tmp_path: Path) -> None:
+    """Issue 14, point 8: after Ctrl-C the chat stayed alive until Enter, then exited 130."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env |= {
+        "BOT_CONFIG": str(ROOT / "bot.toml"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ctrl-c.sqlite3'}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--user", "c1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = b""
+        while b"> " not in seen:  # the first prompt: the chat waits for a line
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            assert chunk, proc.stderr.read() if proc.stderr else b""
+            seen += chunk
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends; stdin stays open, nothing typed
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert b"Traceback" not in (proc.stderr.read() if proc.stderr else b"")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TextIO
@@ -14,6 +15,11 @@ from handlers.types import Button, ButtonKind, Incoming, Kind, Reply
 CHANNEL = "terminal"
 
 Handler = Callable[[Incoming], Awaitable[list[Reply]]]
+# A button is chosen by its number, and no reply has 100 buttons: a longer run of digits is
+# typed text (a phone number at the phone step).
+BUTTON_DIGITS = 2
+# Linux terminals in line mode keep at most 4,095 characters of a line and drop the rest.
+TERMINAL_LINE_MAX = 4095
 
 
 class TerminalChat:
@@ -55,7 +61,7 @@ class TerminalChat:
         base = Incoming(CHANNEL, self.user_id, Kind.OTHER)
         if line in ("/quit", "/exit"):
             return None
-        if line.isdigit() and self.buttons:
+        if line.isdigit() and len(line) <= BUTTON_DIGITS and self.buttons:
             i = int(line) - 1
             if not 0 <= i < len(self.buttons):
                 return self.tr.t(self.lang, "terminal.no_such_button")
@@ -86,12 +92,15 @@ class TerminalChat:
         self.render(
             await self.handle(Incoming(CHANNEL, self.user_id, Kind.COMMAND, command="start"))
         )
+        lines = self._lines()
         while True:
             self.stdout.write("> ")
             self.stdout.flush()
-            line = await asyncio.to_thread(self.stdin.readline)
+            line = await lines.get()
             if not line:  # end of input
                 return
+            if len(line.rstrip("\n")) >= TERMINAL_LINE_MAX:
+                self.write(self.tr.t(self.lang, "terminal.line_cut", limit=TERMINAL_LINE_MAX))
             parsed = self.parse(line)
             if parsed is None:
                 return
@@ -101,3 +110,25 @@ class TerminalChat:
             if parsed.kind is Kind.TEXT and not parsed.text:
                 continue
             self.render(await self.handle(parsed))
+
+    def _lines(self) -> asyncio.Queue[str]:
+        """Lines of input, read by a daemon thread: a thread of asyncio's executor blocked in
+        readline() kept the process alive after Ctrl-C until Enter was pressed."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+
+        def read() -> None:
+            while True:
+                try:
+                    line = self.stdin.readline()
+                except (OSError, ValueError):
+                    line = ""
+                try:
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+                except RuntimeError:
+                    return  # the loop is closed: the chat is over
+                if not line:
+                    return
+
+        threading.Thread(target=read, name="terminal-input", daemon=True).start()
+        return queue
