@@ -22,6 +22,11 @@ from models.domain.filing import file_request
 from models.domain.requests import NewRequest
 
 
+def photo_count(ctx: Context, count: int) -> str:
+    """ "Photos: none" rather than "Photos: 0"."""
+    return ctx.n("summary.photos", count) if count else ctx.t("summary.no_photos")
+
+
 def summary(ctx: Context, d: dict[str, Any]) -> str:
     photos = len(d.get("photos", []))
     return ctx.t(
@@ -29,7 +34,7 @@ def summary(ctx: Context, d: dict[str, Any]) -> str:
         category=category_label(ctx, d.get("category", ""), d.get("subcategory")),
         address=d.get("address", ""),
         description=d.get("description", ""),
-        photos=Safe(ctx.n("summary.photos", photos)),
+        photos=Safe(photo_count(ctx, photos)),
         phone=d.get("phone") or ctx.t("summary.no_phone"),
     )
 

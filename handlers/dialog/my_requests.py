@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from handlers import formatting
+from handlers.dialog.confirm import photo_count
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import goto, reask, step
 from handlers.dialog.new_request import category_label
@@ -32,7 +33,9 @@ SHORT_ADDRESS = 28
 
 
 def local_time(ctx: Context, value: datetime) -> str:
-    return formatting.local_time(ctx.settings, value)
+    """A resident reads one style of date in every view ("3 December, 18:00"), the style of
+    the deadline beside it; the numeric style is the staff's."""
+    return formatting.when(ctx.settings, ctx.lang, value)
 
 
 def status_label(ctx: Context, status: Status) -> str:
@@ -190,7 +193,7 @@ async def ask_detail(ctx: Context) -> None:
             department=department_name(ctx.settings, ctx.lang, req.department),
             address=req.address or "—",
             description=req.description or "—",
-            photos=Safe(ctx.n("summary.photos", len(req.photos))),
+            photos=Safe(photo_count(ctx, len(req.photos))),
             created=local_time(ctx, req.created_at),
             history=Safe(_history(ctx, req)),
         )

@@ -4,6 +4,8 @@ and a request's detail says which department has it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -78,3 +80,20 @@ async def test_the_detail_of_a_request_names_its_department(chat: Chat) -> None:
     [button] = [b for b in chat.buttons() if b.payload.startswith("req:")]
     await chat.payload(button.payload)
     assert "Department: Street lighting" in chat.said
+
+
+async def test_copy_a_native_speaker_would_write(chat: Chat) -> None:
+    """Issue 14, point 10 (what can be checked by a machine): no "Photos: 0", where the request
+    went said as a sentence, one style of date in the detail, the flat asked for."""
+    await to_photos(chat)
+    await chat.payload("photos:done")
+    await chat.payload("phone:skip")
+    assert "Photos: none" in chat.said
+    await chat.payload("confirm")
+    assert "It has gone to the Street lighting department." in chat.said
+    await chat.command("my")
+    [button] = [b for b in chat.buttons() if b.payload.startswith("req:")]
+    await chat.payload(button.payload)
+    filed = next(line for line in chat.said.splitlines() if line.startswith("Filed:"))
+    assert re.fullmatch(r"Filed: \d{1,2} [A-Z][a-z]+, \d{2}:\d{2}", filed), filed
+    assert "flat" in say("new.address")
