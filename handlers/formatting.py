@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
+from handlers.i18n import Translator
 from models.domain.base import as_utc
 from models.domain.city import CityConfig
 
@@ -21,6 +22,19 @@ def category_name(config: CityConfig, lang: str, code: str, sub: str | None) -> 
         if s.code == sub:
             label += f" › {s.name.get(lang)}"
     return label
+
+
+def place(
+    tr: Translator, lang: str, address: str | None, lat: float | None, lon: float | None
+) -> str:
+    """Where a request is, as this reader reads it: the address typed, or a pin's coordinates
+    labelled in the reader's language. A pin stores no text, so its label is never frozen in
+    the language it was filed in."""
+    if address:
+        return address
+    if lat is not None and lon is not None:
+        return tr.t(lang, "address.pin", lat=f"{lat:.5f}", lon=f"{lon:.5f}")
+    return "—"
 
 
 def department_name(config: CityConfig, lang: str, code: str) -> str:

@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.web.chart import bar_chart
-from handlers.formatting import category_name, department_name, local_time
-from handlers.i18n import LANGUAGES, Translator
+from handlers.formatting import category_name, department_name, local_time, place
+from handlers.i18n import LANGUAGES, Translator, to_plain
 from models.domain.base import utcnow
 from models.domain.requests import parse_number
 from models.domain.tables import EventKind
@@ -149,6 +149,9 @@ class PublicPage:
             self._data = (expires, (month_start, year_start), data)
             return data
 
+    def _place(self, lang: str, r: PublicRequest) -> str:
+        return to_plain(place(self.tr, lang, r.address, r.latitude, r.longitude))
+
     # --- the search ------------------------------------------------------------------------
 
     def _search(self, lang: str, number: str, found: PublicRequest | None) -> str:
@@ -186,7 +189,7 @@ class PublicPage:
                 escape(plain_label(category_name(s, lang, r.category, r.subcategory))),
             ),
             ("web.request.department", escape(department_name(s, lang, r.department))),
-            ("web.request.address", escape(r.address or DASH)),
+            ("web.request.address", escape(self._place(lang, r))),
             ("web.request.filed", local_time(s, r.created_at)),
         ]
         if r.open and r.deadline_at is not None:
@@ -337,7 +340,7 @@ class PublicPage:
             cells = [
                 link,
                 escape(plain_label(category_name(s, lang, r.category, r.subcategory))),
-                escape(r.address or DASH),
+                escape(self._place(lang, r)),
                 escape(plain_label(self.tr.plain(lang, f"status.{r.status.value}"))),
                 local_time(s, r.created_at),
                 self._due(lang, r, now),

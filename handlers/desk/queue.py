@@ -6,7 +6,7 @@ import logging
 
 from handlers.desk.commands import CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
-from handlers.formatting import category_name, local_time
+from handlers.formatting import category_name, local_time, place
 from handlers.outbound.cards import load_card_request, render_card
 from handlers.validation import Invalid, normalize_phone
 from models.domain.requests import parse_number
@@ -25,7 +25,7 @@ def line(desk: StaffDesk, req: Request) -> str:
         number=req.number,
         status=desk.t(f"status.{req.status.value}"),
         category=category_name(desk.settings, desk.lang, req.category, req.subcategory),
-        address=(req.address or "—")[:40],
+        address=place(desk.tr, desk.lang, req.address, req.latitude, req.longitude)[:40],
         created=local_time(desk.settings, req.created_at),
     )
 

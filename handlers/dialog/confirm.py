@@ -11,6 +11,7 @@ from handlers.dialog.new_request import (
     EDITABLE,
     cancel,
     category_label,
+    draft_place,
     keep_photo,
     next_missing,
     resume,
@@ -32,7 +33,7 @@ def summary(ctx: Context, d: dict[str, Any]) -> str:
     return ctx.t(
         "new.summary",
         category=category_label(ctx, d.get("category", ""), d.get("subcategory")),
-        address=d.get("address", ""),
+        address=draft_place(ctx),
         description=d.get("description", ""),
         photos=Safe(photo_count(ctx, photos)),
         phone=d.get("phone") or ctx.t("summary.no_phone"),
@@ -102,7 +103,7 @@ async def submit(ctx: Context) -> None:
             category=d["category"],
             subcategory=d.get("subcategory"),
             department="",  # routed by file_request
-            address=d["address"],
+            address=d.get("address") or None,
             latitude=d.get("lat"),
             longitude=d.get("lon"),
             description=d["description"],

@@ -11,7 +11,7 @@ from handlers.dialog.confirm import photo_count
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import goto, reask, step
 from handlers.dialog.new_request import category_label
-from handlers.formatting import department_name, when
+from handlers.formatting import department_name, place, when
 from handlers.i18n import Safe
 from handlers.parsing import parse_row_id
 from handlers.types import Button, Incoming, Kind
@@ -76,7 +76,7 @@ async def ask_list(ctx: Context) -> None:
                     "my.item",
                     number=r.number,
                     status=status_label(ctx, r.status),
-                    address=_short(r.address),
+                    address=_short(place(ctx.tr, ctx.lang, r.address, r.latitude, r.longitude)),
                 ),
                 f"req:{r.id}",
             )
@@ -191,7 +191,7 @@ async def ask_detail(ctx: Context) -> None:
             status=status_label(ctx, req.status),
             category=category_label(ctx, req.category, req.subcategory),
             department=department_name(ctx.settings, ctx.lang, req.department),
-            address=req.address or "—",
+            address=place(ctx.tr, ctx.lang, req.address, req.latitude, req.longitude),
             description=req.description or "—",
             photos=Safe(photo_count(ctx, len(req.photos))),
             created=local_time(ctx, req.created_at),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import goto, reask, step
-from handlers.formatting import category_name
+from handlers.formatting import category_name, place
 from handlers.types import Button, ButtonKind, Incoming, Keyboard, Kind
 from handlers.validation import (
     Invalid,
@@ -66,7 +66,7 @@ def next_missing(ctx: Context) -> Step:
         return Step.CATEGORY
     if cat.subcategories and not d.get("subcategory"):
         return Step.SUBCATEGORY
-    if not d.get("address"):
+    if not has_place(d):
         return Step.ADDRESS
     if not d.get("description"):
         return Step.DESCRIPTION
@@ -75,6 +75,16 @@ def next_missing(ctx: Context) -> Step:
     if not d.get("phone_done"):
         return Step.PHONE
     return Step.CONFIRM
+
+
+def has_place(d: dict[str, object]) -> bool:
+    """An address typed, or a pin (which keeps its coordinates and no text)."""
+    return bool(d.get("address")) or d.get("lat") is not None
+
+
+def draft_place(ctx: Context) -> str:
+    d = ctx.draft
+    return place(ctx.tr, ctx.lang, d.get("address"), d.get("lat"), d.get("lon"))
 
 
 async def resume(ctx: Context) -> None:
@@ -210,13 +220,19 @@ async def on_subcategory(ctx: Context, ev: Incoming) -> None:
 # --- address ------------------------------------------------------------------------------
 
 
+def _answered(ctx: Context, field: str) -> str | None:
+    if field == "address":
+        return draft_place(ctx) if has_place(ctx.draft) else None
+    return ctx.draft.get(field) or None
+
+
 def _keep_row(ctx: Context, field: str) -> list[list[Button]]:
     """Back to a step already answered: the answer is shown with a button to keep it."""
-    return [[ctx.button("new.keep", f"keep:{field}")]] if ctx.draft.get(field) else []
+    return [[ctx.button("new.keep", f"keep:{field}")]] if _answered(ctx, field) else []
 
 
 def _with_answer(ctx: Context, text: str, field: str) -> str:
-    typed = ctx.draft.get(field)
+    typed = _answered(ctx, field)
     return f"{text}\n\n{ctx.t(f'new.{field}_now', **{field: typed})}" if typed else text
 
 
@@ -236,7 +252,7 @@ async def ask_address(ctx: Context) -> None:
 async def on_address(ctx: Context, ev: Incoming) -> None:
     if await handled_commonly(ctx, ev):
         return
-    if ev.kind is Kind.BUTTON and ev.payload == "keep:address" and ctx.draft.get("address"):
+    if ev.kind is Kind.BUTTON and ev.payload == "keep:address" and has_place(ctx.draft):
         await advance(ctx)
         return
     lim = ctx.settings.limits
@@ -245,11 +261,7 @@ async def on_address(ctx: Context, ev: Incoming) -> None:
             ctx.hint("error.address.outside_city", city=ctx.settings.city.name.get(ctx.lang))
             await reask(ctx)
             return
-        ctx.draft.update(
-            address=ctx.t("address.pin", lat=f"{ev.latitude:.5f}", lon=f"{ev.longitude:.5f}"),
-            lat=ev.latitude,
-            lon=ev.longitude,
-        )
+        ctx.draft.update(address=None, lat=ev.latitude, lon=ev.longitude)
         await advance(ctx)
         return
     if ev.kind not in (Kind.TEXT, Kind.PHOTO):

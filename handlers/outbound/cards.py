@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from handlers.formatting import category_name, department_name, local_time
+from handlers.formatting import category_name, department_name, local_time, place
 from handlers.i18n import Safe, Translator
 from handlers.types import Button, Reply
 from models.domain.base import as_utc, utcnow
@@ -78,7 +78,7 @@ def render_card(
         status=tr.t(lang, f"status.{req.status.value}"),
         category=category_name(settings, lang, req.category, req.subcategory),
         department=department_name(settings, lang, req.department),
-        address=req.address or "—",
+        address=place(tr, lang, req.address, req.latitude, req.longitude),
         description=req.description or "—",
         photos=len(req.photos),
         language=req.language,

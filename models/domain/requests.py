@@ -52,7 +52,7 @@ class NewRequest:
     category: str
     subcategory: str | None
     department: str
-    address: str
+    address: str | None  # None for a location pin: its coordinates are the place
     description: str
     latitude: float | None = None
     longitude: float | None = None

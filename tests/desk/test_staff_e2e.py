@@ -387,7 +387,7 @@ async def test_a_request_from_filing_to_closed(
     assert all(e.actor_id == str(STAFF) for e in req.events if e.actor is Actor.STAFF)
     # Everything was delivered: the last card edit may still wait for the group's pace (one
     # message per 3 s in a group), so the outbox is given that long to drain.
-    for _ in range(100):
+    for _ in range(200):
         async with sessions() as session:
             outbox = list((await session.execute(select(OutboxMessage))).scalars())
         if outbox and all(m.status is OutboxStatus.SENT for m in outbox):

@@ -97,3 +97,28 @@ async def test_copy_a_native_speaker_would_write(chat: Chat) -> None:
     filed = next(line for line in chat.said.splitlines() if line.startswith("Filed:"))
     assert re.fullmatch(r"Filed: \d{1,2} [A-Z][a-z]+, \d{2}:\d{2}", filed), filed
     assert "flat" in say("new.address")
+
+
+async def test_a_pin_is_labelled_in_the_language_of_whoever_reads_it(chat: Chat) -> None:
+    """Issue 14, point 4: a request filed with a pin in Ukrainian, read later in English, says
+    "Location" in English, not the Ukrainian label it was filed with."""
+    await chat.command("start")
+    await chat.payload("lang:uk")
+    await chat.payload("menu:new")
+    await chat.payload("cat:lighting")
+    await chat.payload("sub:light_off")
+    await chat.location(47.91, 33.39)
+    await chat.text(DESCRIPTION)
+    await chat.payload("photos:done")
+    await chat.payload("phone:skip")
+    assert say("address.pin", "uk", lat="47.91000", lon="33.39000") in chat.said
+    await chat.payload("confirm")
+    await chat.command("language")
+    await chat.payload("lang:en")
+    await chat.command("my")
+    assert "📍 location" in " ".join(chat.labels())
+    [button] = [b for b in chat.buttons() if b.payload.startswith("req:")]
+    await chat.payload(button.payload)
+    detail = chat.said.split("Department:")[-1]
+    assert say("address.pin", "en", lat="47.91000", lon="33.39000") in detail
+    assert say("address.pin", "uk", lat="47.91000", lon="33.39000") not in detail
