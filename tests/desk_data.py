@@ -100,7 +100,10 @@ class Desk:
         self.desk = desk
         self.conversation = conversation
 
-    async def event(self, user: int, chat: int | None = None, **kw: Any) -> list[Reply]:
+    async def event(
+        self, user: int, chat: int | None = None, *, event_id: str = "", **kw: Any
+    ) -> list[Reply]:
+        """As the Telegram channel routes an update (``event_id``: its update_id)."""
         chat = user if chat is None else chat
         ev = Incoming(channel="telegram", user_id=str(user), **kw)
         staff_ev = Incoming(
@@ -110,12 +113,12 @@ class Desk:
             group=chat < 0,
             **kw,
         )
-        answer = await self.desk.handle(staff_ev)
+        answer = await self.desk.handle(staff_ev, event_id=event_id)
         if answer is not None:
             return answer
         if chat < 0 or (ev.kind is Kind.BUTTON and ev.payload.startswith("s:")):
             return []
-        return await self.conversation.handle(ev)
+        return await self.conversation.handle(ev, event_id=event_id)
 
     async def command(self, user: int, line: str, chat: int | None = None) -> list[str]:
         head, _, rest = line.partition(" ")

@@ -35,6 +35,7 @@ from models.domain.requests import parse_number
 from models.domain.staff import StaffMember, find_staff, staff_ids
 from models.domain.status import RULE, Status
 from models.domain.tables import Actor, Request
+from models.storage.dedupe import first_time, unsee
 from models.storage.desk_queries import by_number
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,12 @@ class StaffDesk:
     def t(self, key: str, /, **kw: object) -> str:
         return self.tr.t(self.lang, key, **kw)
 
-    async def handle(self, ev: Incoming) -> list[Reply] | None:
-        """Answers for a staff event, or None when it is not one (or not from staff)."""
+    async def handle(self, ev: Incoming, event_id: str = "") -> list[Reply] | None:
+        """Answers for a staff event, or None when it is not one (or not from staff).
+
+        ``event_id`` (Telegram's update_id) is recorded in the transaction of the action it
+        causes, so an update Telegram delivers again (a slow answer to a webhook, a polled batch
+        handed out again after a crash) never resolves, replies or assigns twice."""
         wants_desk = (ev.kind is Kind.COMMAND and ev.command in self.commands) or (
             ev.kind is Kind.BUTTON and ev.payload.startswith("s:")
         )
@@ -156,7 +161,13 @@ class StaffDesk:
             turn = Turn(session, staff, ev, self.clock())
             if not self._admit(turn, wants_desk):
                 return turn.replies if wants_desk else None
+            seen_as = f"{ev.channel}-staff"
+            if event_id and not await first_time(session, seen_as, event_id):
+                log.info("staff update %s from %s handled before: ignored", event_id, user)
+                return []
             handled = await self._dispatch(turn)
+            if not handled and event_id:
+                await unsee(session, seen_as, event_id)  # a resident's message after all
         if not handled:
             return None
         self.on_commit()

@@ -31,12 +31,13 @@ from models.domain.base import utcnow
 from models.domain.city import CityConfig
 from models.domain.outbox import enqueued
 from models.domain.residents import resident_with_state, save_state
+from models.storage.dedupe import first_time
 from models.storage.engine import short_transaction
 
 log = logging.getLogger(__name__)
 
 FILING_STEPS = frozenset(new_request.FLOW) | {Step.CONFIRM}
-SEEN_KEY, SEEN_KEPT = "seen", 20
+SEEN_KEY = "seen"
 # The commands that reach a step from any step (the diagram's note): /new continues a draft
 # at its first unanswered step, /start asks for the language first when none was chosen.
 COMMAND_STEPS: dict[str, Step] = {
@@ -140,10 +141,10 @@ class Conversation:
     async def _handle(self, session: AsyncSession, ev: Incoming, event_id: str) -> list[Reply]:
         async with session.begin():
             resident, state = await resident_with_state(session, ev.channel, ev.user_id, ev.name)
-            # The ids of the person's last events live with their state: a messenger's
-            # re-delivery is recognised without another query.
-            seen: list[str] = list(state.data.get(SEEN_KEY, [])) if state else []
-            if event_id and event_id in seen:
+            # Recorded with what the event does: a re-delivery (a webhook retried, a polled
+            # batch handed out again after a crash, a replayed callback) is a no-op, however
+            # many events came in between.
+            if event_id and not await first_time(session, ev.channel, event_id):
                 return []
             if resident.blocked_at is not None:  # writing to us again: reachable again
                 resident.blocked_at = None
@@ -170,8 +171,7 @@ class Conversation:
                 self._langs[(ev.channel, ev.user_id)] = resident.language
             if ctx.data.get("forgotten"):
                 return ctx.replies
-            if event_id:
-                ctx.data[SEEN_KEY] = [*seen[-(SEEN_KEPT - 1) :], event_id]
+            ctx.data.pop(SEEN_KEY, None)  # where earlier versions kept the last event ids
             previous_kb = ctx.data.get("kb")
             _mark_keyboard_removal(ctx.replies, previous_kb)
             shown = [r for r in ctx.replies if r.buttons]

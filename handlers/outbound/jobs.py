@@ -71,6 +71,7 @@ from models.domain.scheduling import (
 )
 from models.domain.status import Status
 from models.domain.tables import Actor, EventKind, JobRun, Request, RequestEvent
+from models.storage.dedupe import SEEN_KEPT, forget_seen_before
 from models.storage.migrate import optimize
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class Jobs:
                 ("needinfo_followups", self.needinfo_followups),
                 ("needinfo_closed", self.needinfo_expired),
                 ("digest", self.digest),
+                ("seen_updates", self.forget_seen),
             ]
             done: dict[str, int] = {}
             for name, step in steps:
@@ -141,6 +143,11 @@ class Jobs:
         """Wait until a scan in progress (if any) has finished."""
         async with self._busy:
             return
+
+    async def forget_seen(self, now: datetime) -> int:
+        """Update ids past any re-delivery: without this the table grows with every event."""
+        async with self.sessions() as session, session.begin():
+            return await forget_seen_before(session, now - SEEN_KEPT)
 
     # --- the department ------------------------------------------------------------------
 

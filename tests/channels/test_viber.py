@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ from bot.config import ConfigError, Env, Settings, parse_settings
 from bot.delivery import PermanentFailure, RecipientGone, TemporaryFailure
 from bot.media import MediaStore
 from bot.runner import receiving
-from handlers.dialog.conversation import Conversation
+from handlers.dialog.conversation import Conversation, FloodGuard
 from handlers.types import Button, ButtonKind, Keyboard, Kind, Reply
 from models.domain.tables import Request, Resident, SeenUpdate
 from tests.chat import say
@@ -654,3 +655,66 @@ def test_callbacks_become_incoming_events() -> None:
     picture = parse_message(cb.picture_message(USER, "https://dl.viber.com/x.jpg", "caption"))
     ev = to_incoming(picture, "viber:viber/1.jpg")
     assert (ev.kind, ev.photo, ev.text) == (Kind.PHOTO, "viber:viber/1.jpg", "caption")
+
+
+@pytest.fixture
+async def patient_bot(
+    srv: FakeViberServer,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    tmp_path: Path,
+) -> AsyncIterator[ViberBot]:
+    """A bot whose flood guard lets one person send forty messages in a row."""
+    conversation = Conversation(sessions, settings, flood=FloodGuard(limit=100_000))
+    harness, runner = await start_bot(srv, conversation, viber_settings(settings, tmp_path))
+    try:
+        yield harness
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_captured_callback_replayed_later_does_nothing(
+    patient_bot: ViberBot, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    bot = patient_bot
+    """Issue 17, break 6: a validly signed Confirm, captured and replayed after thirty newer
+    events, filed a second request. Now its token is remembered for 48 hours however many events
+    come in between, and a callback stamped outside the replay window is refused outright."""
+    await welcome(bot)
+    await bot.step(cb.text_message(USER, encode_payload("lang:en"), silent=True))
+    await bot.press("menu:new")
+    await bot.press("cat:lighting")
+    await bot.press("sub:light_off")
+    await bot.step(cb.text_message(USER, "вул. Соборності, 10"))
+    await bot.step(cb.text_message(USER, "Не світить ліхтар біля під'їзду вже тиждень"))
+    await bot.press("photos:done")
+    await bot.press("phone:skip")
+    confirm = cb.text_message(USER, encode_payload("confirm"), silent=True)
+    assert await bot.step(confirm)
+    for i in range(30):
+        await bot.step(cb.text_message(USER, f"/help {i}"))
+    # The same draft again, so that a replayed Confirm would have something to file.
+    await bot.press("nav:menu")
+    await bot.press("menu:new")
+    await bot.press("cat:lighting")
+    await bot.press("sub:light_off")
+    await bot.step(cb.text_message(USER, "вул. Соборності, 12"))
+    await bot.step(cb.text_message(USER, "Не світить ліхтар біля під'їзду вже тиждень"))
+    await bot.press("photos:done")
+    await bot.press("phone:skip")
+    assert await bot.step(confirm) == []
+    assert len(await requests(sessions)) == 1
+    # A fresh token but an old stamp (or one from the future): refused before anything is read.
+    window = bot.channel.settings.replay_window_seconds
+    for offset in (window + 60, -3600):
+        stale = cb.text_message(USER, encode_payload("confirm"), silent=True)
+        stale["timestamp"] = int((time.time() - offset) * 1000)
+        assert await bot.step(stale) == []
+    for missing in (None, "soon", True):
+        odd = cb.text_message(USER, encode_payload("confirm"), silent=True)
+        odd["timestamp"] = missing
+        assert await bot.step(odd) == []
+    assert len(await requests(sessions)) == 1
+    # The draft is still there: the next real Confirm files it.
+    assert await bot.step(cb.text_message(USER, encode_payload("confirm"), silent=True))
+    assert len(await requests(sessions)) == 2

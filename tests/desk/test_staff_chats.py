@@ -7,6 +7,8 @@ it; ids and dates nobody could mean get the usage line, not an error."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +20,7 @@ from handlers.types import Kind
 from models.domain.prompts import StaffPrompt
 from models.domain.staff import Role
 from models.domain.status import Status
-from models.domain.tables import Request
+from models.domain.tables import EventKind, Request, RequestEvent
 from tests.desk_data import Desk, add_request, add_staff, snapshot
 from tests.desk_settings import ADMIN, LIGHTING_CHAT, OPERATORS_CHAT, ROADS_CHAT
 
@@ -186,3 +188,33 @@ async def test_a_residents_forged_button_with_a_huge_id_gets_a_hint(
     apologies = [translator().t(lang, "error.internal") for lang in ("uk", "ru", "en")]
     assert answer and all(text.strip() for text in answer)
     assert not any(sorry in text for sorry in apologies for text in answer)
+
+
+async def test_a_staff_update_delivered_again_is_acted_on_once(
+    desk: Desk, world: tuple[Request, Request], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Telegram sends an update again when the webhook's answer was slow, and a polled batch
+    comes again after a crash: the resident hears the department's answer once, the request is
+    resolved once."""
+    lamp, _ = world
+    reply: dict[str, Any] = {
+        "kind": Kind.COMMAND,
+        "command": "reply",
+        "text": f"{lamp.number} On our way.",
+    }
+    first = await desk.event(LIGHTING, event_id="900001", **reply)
+    assert first and first[0].text == t("staff.done_reply", number=lamp.number)
+    assert await desk.event(LIGHTING, event_id="900001", **reply) == []
+    press: dict[str, Any] = {"kind": Kind.BUTTON, "payload": f"s:resolve:{lamp.id}"}
+    assert await desk.event(LIGHTING, event_id="900002", **press)
+    done: dict[str, Any] = {"kind": Kind.TEXT, "text": "Lamp replaced."}
+    assert await desk.event(LIGHTING, event_id="900003", **done)
+    assert await desk.event(LIGHTING, event_id="900003", **done) == []
+    async with sessions() as session:
+        req = await session.get(Request, lamp.id, populate_existing=True)
+        assert req is not None and req.status is Status.RESOLVED
+        events = await session.scalars(
+            select(RequestEvent).where(RequestEvent.request_id == lamp.id)
+        )
+        kinds = Counter(e.kind for e in events)
+    assert kinds[EventKind.REPLY] == 1 and kinds[EventKind.STATUS] == 1

@@ -1146,6 +1146,11 @@ class FakeTelegramServer:
             }
         }
 
+    @property
+    def pending_updates(self) -> int:
+        """Updates not yet confirmed by a poller's offset (getWebhookInfo's pending count)."""
+        return len(self._updates)
+
     def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue an update for getUpdates (assigning update_id if missing) and return it."""
         update = self._prepare_update(update)

@@ -7,13 +7,14 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import replace
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import AnswerCallbackQuery, SendMessage
 from aiogram.types import (
     CallbackQuery,
@@ -27,21 +28,20 @@ from aiogram.types import (
     User,
 )
 from aiogram.webhook.aiohttp_server import setup_application
-from aiohttp import web
+from aiohttp import ClientError, web
 
 from bot.channels.base import ChannelSpec
 from bot.channels.telegram.client import make_bot
 from bot.channels.telegram.commands import forget_commands, register_commands
 from bot.channels.telegram.json_session import JsonAnswerHandler
+from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.render import CAPTION_LIMIT, Markup, coalesce, render_markup, split_text
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.settings import token
 from bot.channels.telegram.updates import CHANNEL, addressed, to_incoming
 from bot.media import MediaStore
 from handlers.types import Incoming, Kind, Reply
-from models.domain.base import utcnow
 from models.domain.staff import list_staff
-from models.storage.dedupe import forget_seen_before
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -50,8 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Telegram keeps undelivered updates for 24 hours; remembering them a little longer suffices.
-SEEN_UPDATES_KEPT = timedelta(hours=48)
+STOP_SECONDS = 10.0
 
 
 class TelegramChannel:
@@ -74,6 +73,7 @@ class TelegramChannel:
         self.dispatcher.include_router(self._router())
         self._sender = TelegramSender(bot, self.tr, self.media)
         self._stopped = asyncio.Event()
+        self._polling: asyncio.Future[None] | None = None
 
     @property
     def webhook(self) -> bool:
@@ -100,8 +100,6 @@ class TelegramChannel:
         return True
 
     async def start(self) -> None:
-        async with self.app.sessions() as session, session.begin():
-            await forget_seen_before(session, utcnow() - SEEN_UPDATES_KEPT)
         async with self.app.sessions() as session:
             staff_ids = [m.telegram_id for m in await list_staff(session)]
         settings = self.app.settings
@@ -122,13 +120,18 @@ class TelegramChannel:
         if self.webhook:
             await self._stopped.wait()
             return
-        log.info("Telegram: polling %s", self.app.env.telegram_api_base)
-        await self.dispatcher.start_polling(self.bot, handle_signals=False, close_bot_session=False)
+        me = await self.bot.me()  # a wrong token stops the bot here, before anything is read
+        log.info("Telegram: polling %s as @%s", self.app.env.telegram_api_base, me.username)
+        poller = Poller(self.bot, self.dispatcher, self.dispatcher.resolve_used_update_types())
+        self._polling = asyncio.ensure_future(poller.run(self._stopped))
+        await asyncio.shield(self._polling)
 
     async def stop(self) -> None:
         self._stopped.set()
-        with contextlib.suppress(RuntimeError):  # not polling (any more)
-            await self.dispatcher.stop_polling()
+        if self._polling is not None:
+            # The batch in hand is finished and confirmed before the session closes under it.
+            with contextlib.suppress(TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._polling), STOP_SECONDS)
         await self.bot.session.close()
 
     # -- receiving
@@ -155,14 +158,17 @@ class TelegramChannel:
                 chat_id=str(message.chat.id),
                 group=not private,
             )
-            answer = await self.desk.handle(staff_ev)
+            answer = await self.desk.handle(staff_ev, event_id=str(event_update.update_id))
             if answer is not None:
-                await self.send(message.chat.id, answer, reply_to=message.message_id)
+                async with _answering(message.chat.id):
+                    await self.send(message.chat.id, answer, reply_to=message.message_id)
                 return None
         if not private:
             return None
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
-        return await self.send(message.chat.id, coalesce(replies), answer_last=True)
+        async with _answering(message.chat.id):
+            return await self.send(message.chat.id, coalesce(replies), answer_last=True)
+        return None
 
     async def on_callback(self, query: CallbackQuery, event_update: Update) -> AnswerCallbackQuery:
         # The answer that stops the button's spinner is returned, not sent: aiogram puts it in
@@ -184,16 +190,19 @@ class TelegramChannel:
             staff_ev = replace(
                 ev, user_id=str(user.id), chat_id=str(chat.id), group=chat.type != ChatType.PRIVATE
             )
-            for reply in await self.desk.handle(staff_ev) or []:
-                if staff_ev.group and reply.force_reply:
-                    await self._post_prompt(chat.id, reply, user)
-                else:
-                    await self.send_one(chat.id, reply)
+            staff_replies = await self.desk.handle(staff_ev, event_id=str(event_update.update_id))
+            async with _answering(chat.id):
+                for reply in staff_replies or []:
+                    if staff_ev.group and reply.force_reply:
+                        await self._post_prompt(chat.id, reply, user)
+                    else:
+                        await self.send_one(chat.id, reply)
             return spinner
         if chat.type != ChatType.PRIVATE:
             return spinner
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
-        await self.send(chat.id, coalesce(replies))
+        async with _answering(chat.id):
+            await self.send(chat.id, coalesce(replies))
         return spinner
 
     # -- answering
@@ -289,6 +298,17 @@ class TelegramChannel:
                 return method
             await self.bot(method)
         return None
+
+
+@contextlib.asynccontextmanager
+async def _answering(chat_id: int | str) -> AsyncIterator[None]:
+    """A direct answer Telegram refused (429 in a surge, a 5xx, the network): what the event
+    did is committed either way, and the update must not fail for it, which in webhook mode
+    would make Telegram send it again only to be recognised as done. Said in the log, once."""
+    try:
+        yield
+    except (TelegramAPIError, ClientError, TimeoutError) as exc:
+        log.warning("answer to chat %s not sent: %s", chat_id, exc)
 
 
 def _enabled(env: Env) -> bool:

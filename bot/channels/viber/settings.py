@@ -26,6 +26,10 @@ class ViberSettings(StrictModel):
     # least; clients older than this level are asked by Viber to update.
     min_api_version: int = Field(7, ge=3)
     media_dir: str = "data/media"  # where residents' photos are kept (Viber's URLs expire)
+    # A validly signed callback is acted on only this long after Viber stamped it: a captured
+    # one replayed later is refused even once its message_token has left the seen-updates
+    # table (kept 48 h). Viber's own retries of a callback come within minutes.
+    replay_window_seconds: int = Field(3600, ge=60, le=86_400)
 
     @model_validator(mode="after")
     def _https(self) -> ViberSettings:

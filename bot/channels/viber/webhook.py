@@ -8,8 +8,9 @@ The webhook checks ``X-Viber-Content-Signature`` (HMAC-SHA256 of the raw body, k
 auth token) before reading anything. ``conversation_started`` is answered in the response body
 (the one welcome message Viber allows; the person is not subscribed yet). Messages are
 answered 200 at once and handled in the background, one at a time per person, in the order
-they came; ``message_token`` is the event id the core dedupes on, so Viber's retries of a
-callback neither file a second request nor answer twice.
+they came; ``message_token`` is the event id the core records with what the event did
+(models/storage/dedupe.py), so Viber's retries of a callback neither file a second request nor
+answer twice, and a callback stamped outside ``replay_window_seconds`` is not acted on at all.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from models.domain.residents import find_resident, get_or_create_resident
 log = logging.getLogger(__name__)
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
+CLOCK_SKEW_SECONDS = 300
 _IMAGE_EXT = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
 _SAFE_NAME = re.compile(r"[^0-9A-Za-z_-]")
 
@@ -126,6 +128,16 @@ class ViberChannel:
         expected = hmac.new(self._key, body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
 
+    def fresh(self, data: dict[str, Any]) -> bool:
+        """Stamped (epoch ms) within the replay window, and not from the future beyond a clock
+        skew. A signature proves who sent a callback, not when: without this a captured
+        callback could be replayed once its token is forgotten."""
+        stamp = data.get("timestamp")
+        if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+            return False
+        age = utcnow().timestamp() - stamp / 1000
+        return -CLOCK_SKEW_SECONDS <= age <= self.settings.replay_window_seconds
+
     async def handle_webhook(self, request: web.Request) -> web.Response:
         body = await request.read()
         if not self.verify(body, request.headers.get(SIGNATURE_HEADER, "")):
@@ -138,6 +150,15 @@ class ViberChannel:
         if not isinstance(data, dict):
             return web.Response(status=400)
         event = str(data.get("event", ""))
+        if not self.fresh(data):
+            log.warning(
+                "Viber %s callback %s stamped %s refused: outside the replay window",
+                event,
+                data.get("message_token"),
+                data.get("timestamp"),
+            )
+            # 200: a stale callback is not worth Viber's retries; nothing of it is acted on.
+            return web.Response(status=200)
         match event:
             case "message":
                 self._spawn(data)
