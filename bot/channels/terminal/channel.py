@@ -4,6 +4,7 @@ and ``python -m bot chat`` to talk to the bot here whatever else is configured."
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ class TerminalChannel:
 
     def __init__(self, app: App, user_id: str = "local", *, notice: bool = False) -> None:
         self.notice = notice
+        self._reading: asyncio.Task[object] | None = None
         self.chat = TerminalChat(
             app.conversation.handle,
             app.conversation.tr,
@@ -49,10 +51,13 @@ class TerminalChannel:
             print(FALLBACK_NOTICE, file=sys.stderr)
 
     async def run(self) -> None:
+        self._reading = asyncio.current_task()
         await self.chat.run()  # until /quit or the end of input: then the bot stops
 
     async def stop(self) -> None:
-        return None
+        # Stopped from outside (Ctrl-C): waiting for a line nobody will type only delays exit.
+        if self._reading is not None and not self._reading.done():
+            self._reading.cancel()
 
 
 def build(app: App, media: MediaStore) -> TerminalChannel:
