@@ -11,7 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from bot.channels.telegram.settings import PUBLIC_TELEGRAM_API, TelegramSettings
 from bot.channels.viber.settings import PUBLIC_VIBER_API, ViberSettings
@@ -45,6 +45,18 @@ class DeliverySettings(StrictModel):
     lease_seconds: float = Field(60, gt=0)  # a crashed worker's messages are retried after it
     batch: int = Field(100, ge=1, le=1000)
     concurrency: int = Field(8, ge=1, le=64)
+    # One messenger call that has not answered by then is given up and retried later: a hung
+    # call holds back only its own recipient, and never until its lease runs out.
+    send_timeout_seconds: float = Field(15, gt=0)
+
+    @model_validator(mode="after")
+    def _timeout_within_lease(self) -> DeliverySettings:
+        if self.send_timeout_seconds >= self.lease_seconds:
+            raise ValueError(
+                "delivery.send_timeout_seconds: must be shorter than lease_seconds, or a slow "
+                "send could be claimed again and go twice"
+            )
+        return self
 
 
 class Settings(CityConfig):

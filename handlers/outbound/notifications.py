@@ -70,6 +70,10 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
         )
     if event == "desk_reopened":
         return Reply(t("desk.reopened", number=number), lang=lang)
+    if event == "desk_undelivered":
+        return Reply(
+            t("desk.undelivered", number=number, error=str(body.get("error", ""))), lang=lang
+        )
     if event == "desk_rating":
         return Reply(t("desk.rating", number=number, rating=int(body.get("rating", 0))), lang=lang)
     if event == "text":

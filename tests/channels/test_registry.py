@@ -15,6 +15,7 @@ from bot.__main__ import main
 from bot.app import App
 from bot.channels.registry import enabled_specs
 from bot.config import Env, Settings
+from bot.delivery import Progress
 from bot.media import MediaStore
 from bot.runner import run
 from handlers.desk.engine import StaffDesk
@@ -52,11 +53,13 @@ class Pager:
     def is_group(self, recipient: str) -> bool:
         return False
 
-    async def send(self, recipient: str, reply: Reply) -> str:
+    async def send(self, recipient: str, reply: Reply, progress: Progress | None = None) -> str:
         self.paged.append((recipient, reply.text))
         return "1"
 
-    async def send_card(self, recipient: str, reply: Reply) -> str:
+    async def send_card(
+        self, recipient: str, reply: Reply, progress: Progress | None = None
+    ) -> str:
         return await self.send(recipient, reply)
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> None:

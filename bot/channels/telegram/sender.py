@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import FSInputFile, InlineKeyboardMarkup, InputMediaPhoto
+from aiogram.types import FSInputFile, InlineKeyboardMarkup, InputMediaPhoto, Message
 from aiohttp import ClientError
 
 from bot.channels.telegram.render import (
@@ -27,6 +29,7 @@ from bot.channels.telegram.render import (
 from bot.delivery import (
     MessageGone,
     PermanentFailure,
+    Progress,
     RecipientGone,
     RetryLater,
     TemporaryFailure,
@@ -34,6 +37,10 @@ from bot.delivery import (
 from bot.media import MediaStore
 from handlers.i18n import Translator
 from handlers.types import Reply
+
+# One Bot API call of a message: what it sent (an album is a list of messages).
+Part = Callable[[], Awaitable[Message | list[Message]]]
+SEND_TIMEOUT_SECONDS = 15
 
 
 class TelegramSender:
@@ -58,41 +65,69 @@ class TelegramSender:
                 photos.append(found)
         return photos
 
-    async def send(self, recipient: str, reply: Reply) -> str:
-        async with _delivery_errors():
-            photos = self._photos(reply)
-            markup = render_markup(reply)
-            if len(photos) == 1 and len(reply.text) <= CAPTION_LIMIT:
-                msg = await self.bot.send_photo(
+    async def send(self, recipient: str, reply: Reply, progress: Progress | None = None) -> str:
+        photos = self._photos(reply)
+        markup = render_markup(reply)
+        parts: list[Part] = []
+        if len(photos) == 1 and len(reply.text) <= CAPTION_LIMIT:
+            parts.append(
+                lambda: self.bot.send_photo(
                     recipient, photos[0], caption=reply.text, reply_markup=markup
                 )
-                return str(msg.message_id)
+            )
+        else:
             if photos:
-                await self._album(recipient, photos)
-            message_id = ""
-            for part in split_text(reply.text):
-                msg = await self.bot.send_message(recipient, part, reply_markup=markup)
-                message_id = str(msg.message_id)
-            return message_id
+                parts.append(self._album(recipient, photos))
+            for piece in split_text(reply.text):
+                parts.append(
+                    functools.partial(self.bot.send_message, recipient, piece, reply_markup=markup)
+                )
+        return await self._in_parts(parts, progress)
 
-    async def _album(self, recipient: str, photos: list[str | FSInputFile]) -> None:
+    def _album(self, recipient: str, photos: list[str | FSInputFile]) -> Part:
         if len(photos) == 1:
-            await self.bot.send_photo(recipient, photos[0])
-            return
-        await self.bot.send_media_group(
+            return functools.partial(self.bot.send_photo, recipient, photos[0])
+        return lambda: self.bot.send_media_group(
             recipient, [InputMediaPhoto(media=p) for p in photos[:MEDIA_GROUP_LIMIT]]
         )
 
-    async def send_card(self, recipient: str, reply: Reply) -> str:
+    async def send_card(
+        self, recipient: str, reply: Reply, progress: Progress | None = None
+    ) -> str:
+        photos = self._photos(reply)
+        parts: list[Part] = []
+        if photos:
+            parts.append(self._album(recipient, photos))
+        if reply.latitude is not None and reply.longitude is not None:
+            parts.append(
+                functools.partial(
+                    self.bot.send_location, recipient, reply.latitude, reply.longitude
+                )
+            )
+        text = next(iter(split_text(reply.text)), "—")
+        parts.append(
+            functools.partial(
+                self.bot.send_message, recipient, text, reply_markup=render_markup(reply)
+            )
+        )
+        return await self._in_parts(parts, progress)
+
+    async def _in_parts(self, parts: list[Part], progress: Progress | None) -> str:
+        """Each Bot API call of one message in turn, each in its own slot of the rate limits
+        and within the send timeout; those already delivered by an earlier attempt are not
+        made again. The id returned is that of the last message (the one with the buttons)."""
+        progress = progress or Progress()
         async with _delivery_errors():
-            photos = self._photos(reply)
-            if photos:
-                await self._album(recipient, photos)
-            if reply.latitude is not None and reply.longitude is not None:
-                await self.bot.send_location(recipient, reply.latitude, reply.longitude)
-            text = next(iter(split_text(reply.text)), "—")
-            msg = await self.bot.send_message(recipient, text, reply_markup=render_markup(reply))
-            return str(msg.message_id)
+            for i, part in enumerate(parts):
+                if i < progress.done:
+                    continue
+                await progress.slot()
+                async with asyncio.timeout(progress.timeout):
+                    sent = await part()
+                progress.done = i + 1
+                last = sent[-1] if isinstance(sent, list) else sent
+                progress.last_id = str(last.message_id)
+        return progress.last_id
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> None:
         markup = render_markup(reply)
@@ -103,6 +138,7 @@ class TelegramSender:
                     chat_id=recipient,
                     message_id=int(message_id),
                     reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+                    request_timeout=SEND_TIMEOUT_SECONDS,
                 )
             except TelegramBadRequest as exc:
                 if "not modified" in exc.message:

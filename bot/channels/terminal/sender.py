@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.channels.terminal.chat import TerminalChat
+from bot.delivery import Progress
 from handlers.types import Reply
 
 
@@ -15,13 +16,15 @@ class TerminalSender:
     def is_group(self, recipient: str) -> bool:
         return False
 
-    async def send(self, recipient: str, reply: Reply) -> str:
+    async def send(self, recipient: str, reply: Reply, progress: Progress | None = None) -> str:
         if recipient == self.chat.user_id:
             self.chat.write("\n🔔")
             self.chat.render([reply])
         return "0"
 
-    async def send_card(self, recipient: str, reply: Reply) -> str:
+    async def send_card(
+        self, recipient: str, reply: Reply, progress: Progress | None = None
+    ) -> str:
         return await self.send(recipient, reply)
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> None:

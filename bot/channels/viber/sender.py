@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.channels.viber.client import NotSubscribed, ViberClient, ViberError
 from bot.channels.viber.render import render_replies
-from bot.delivery import MessageGone, PermanentFailure, RecipientGone, TemporaryFailure
+from bot.delivery import MessageGone, PermanentFailure, Progress, RecipientGone, TemporaryFailure
 from handlers.types import Reply
 
 
@@ -17,7 +17,7 @@ class ViberSender:
     def is_group(self, recipient: str) -> bool:
         return False
 
-    async def send(self, recipient: str, reply: Reply) -> str:
+    async def send(self, recipient: str, reply: Reply, progress: Progress | None = None) -> str:
         messages = render_replies([reply])
         try:
             tokens = await self.client.send(recipient, messages)
@@ -29,7 +29,9 @@ class ViberSender:
             raise PermanentFailure(str(exc)) from exc
         return tokens[-1] if tokens else ""
 
-    async def send_card(self, recipient: str, reply: Reply) -> str:
+    async def send_card(
+        self, recipient: str, reply: Reply, progress: Progress | None = None
+    ) -> str:
         return await self.send(recipient, reply)
 
     async def edit(self, recipient: str, message_id: str, reply: Reply) -> None:

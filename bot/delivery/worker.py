@@ -1,0 +1,336 @@
+"""The delivery worker: sends what the outbox holds, within the messengers' limits.
+
+One worker runs per deployment (the rate limits are counted in its memory). It claims due
+messages with a lease, sends them in order per recipient, and records the outcome of each send
+at once, so a crash re-sends at most the message that was in flight.
+
+Recipients are served side by side and independently: one recipient's slow or hung send holds
+back that recipient only (and never past ``send_timeout_seconds``, shorter than the lease),
+while the worker goes on claiming and sending the rest. A message claimed while an earlier one
+to the same recipient is still being sent joins that recipient's queue, so order is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery.errors import (
+    MessageGone,
+    PermanentFailure,
+    Progress,
+    RecipientGone,
+    RetryLater,
+    Sender,
+    TemporaryFailure,
+)
+from bot.delivery.pace import Pace
+from handlers.i18n import Translator
+from handlers.outbound.cards import load_card_request, render_card
+from handlers.outbound.notifications import render_notification
+from models.domain.base import utcnow
+from models.domain.lifecycle import notify_desk
+from models.domain.outbox import Card, OutboxKind, OutboxMessage, OutboxStatus, claim_due, mark
+from models.domain.tables import Request, Resident
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (channel, recipient)
+STOP_WAIT_SECONDS = 30.0
+
+
+class Delivery:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        tr: Translator,
+        senders: dict[str, Sender],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.cfg = settings.delivery
+        self.tr = tr
+        self.senders = senders
+        self.clock = clock
+        self.pace = Pace(self.cfg)
+        self._wake = asyncio.Event()
+        self._sem = asyncio.Semaphore(self.cfg.concurrency)
+        self._queues: dict[Key, list[OutboxMessage]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._claimed = 0  # messages claimed and not yet sent, recorded or released
+        # Parts of a message already delivered, kept between its attempts (a retry after a 429
+        # does not post the photos again). In memory: after a crash they may be sent again.
+        self._progress: dict[int, Progress] = {}
+
+    def kick(self) -> None:
+        """Something was enqueued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def _due_in(self, seconds: float) -> datetime:
+        """``not_before`` for a message held back for ``seconds``; the worker looks again just
+        then, so paced and retried messages go on time rather than at the next idle poll."""
+        asyncio.get_running_loop().call_later(seconds + 0.02, self._wake.set)
+        return self.clock() + timedelta(seconds=seconds)
+
+    async def run(self, stop: asyncio.Event | None = None, idle_poll: float = 1.0) -> None:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            try:
+                claimed = await self.run_once(wait=False)
+            except Exception:
+                log.exception("delivery round failed")
+                claimed = 0
+            if claimed == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), idle_poll)
+        await self._finish()
+
+    async def run_once(self, *, wait: bool = True) -> int:
+        """Claim what is due (as much as there is room for) and start sending it; with ``wait``
+        until all that is under way is done. Returns how many messages were claimed."""
+        room = self.cfg.batch - self._claimed
+        if room <= 0:
+            return 0
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            items = await claim_due(
+                session,
+                now=now,
+                lease=timedelta(seconds=self.cfg.lease_seconds),
+                limit=room,
+            )
+        self._claimed += len(items)
+        for item in items:
+            key = (item.channel, item.recipient)
+            queue = self._queues.get(key)
+            if queue is not None:
+                queue.append(item)  # after what is being sent to them now
+                continue
+            self._queues[key] = [item]
+            task = asyncio.create_task(self._serve(key), name=f"delivery-{item.channel}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if wait:
+            while self._tasks:
+                await asyncio.wait(set(self._tasks))
+        return len(items)
+
+    async def _finish(self) -> None:
+        """On the way out: what is being sent is let finish (each send is bounded)."""
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(set(self._tasks), timeout=STOP_WAIT_SECONDS)
+        for task in late:
+            task.cancel()  # its messages stay leased and are sent after the restart
+
+    async def _serve(self, key: Key) -> None:
+        """Send one recipient's messages in order; when one is held back, the rest wait too."""
+        queue = self._queues[key]
+        held: float | None = None
+        try:
+            async with self._sem:
+                while queue and held is None:
+                    item = queue.pop(0)
+                    try:
+                        held = await self._deliver(item)
+                    finally:
+                        self._claimed -= 1
+            while queue:  # held back: what came after waits as long, still in order
+                rest = queue[:]
+                queue.clear()
+                try:
+                    await self._release(rest, delay=held or 0.0)
+                finally:
+                    self._claimed -= len(rest)
+        finally:
+            self._claimed -= len(queue)  # left leased by a failure: due again after the lease
+            del self._queues[key]
+            self._wake.set()  # room for more
+
+    async def _release(self, items: list[OutboxMessage], delay: float) -> None:
+        if not items:
+            return
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_([m.id for m in items]),
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+                .values(locked_until=None, not_before=self._due_in(delay))
+            )
+
+    async def _record(self, item: OutboxMessage, status: OutboxStatus, **kw: object) -> None:
+        async with self.sessions() as session, session.begin():
+            await mark(session, item.id, status=status, now=self.clock(), **kw)  # type: ignore[arg-type]
+
+    def _backoff(self, attempts: int) -> float:
+        cfg = self.cfg
+        base = min(cfg.backoff_max_seconds, cfg.backoff_base_seconds * (1 << (attempts - 1)))
+        return base * random.uniform(0.8, 1.2)
+
+    async def _deliver(self, item: OutboxMessage) -> float | None:
+        """Send one message. None when the recipient's next message may follow; otherwise the
+        seconds they must wait (this one was held back, or the recipient is gone)."""
+        sender = self.senders.get(item.channel)
+        if sender is None:
+            await self._record(
+                item, OutboxStatus.FAILED, attempts=item.attempts, error="no sender for channel"
+            )
+            return None
+        group = sender.is_group(item.recipient)
+        wait = self.pace.chat_wait(item.recipient)
+        if wait > 0:
+            await self._release([item], delay=wait)
+            return wait
+        attempts = item.attempts + 1
+        progress = self._progress.setdefault(item.id, self._new_progress(item.recipient, group))
+        progress.begin()
+        try:
+            await self.pace.take_global()
+            self.pace.take_chat(item.recipient, group)
+            # The last guard: whatever a sender does, no send outlives its lease (after which
+            # the message would be claimed again and could go twice).
+            async with asyncio.timeout(self.cfg.lease_seconds * 0.9):
+                await self._send(sender, item, progress)
+        except RetryLater as exc:
+            await self._record(
+                item,
+                OutboxStatus.PENDING,
+                attempts=attempts,
+                not_before=self._due_in(exc.seconds),
+                error=str(exc),
+            )
+            # Telegram's retry_after applies to the whole bot, not only to this chat.
+            self.pace.hold_all(exc.seconds)
+            return exc.seconds
+        except (TemporaryFailure, TimeoutError) as exc:
+            error = str(exc) or f"no answer within {self.cfg.send_timeout_seconds}s"
+            if attempts >= self.cfg.max_attempts:
+                log.error("giving up on outbox %s after %s attempts: %s", item.id, attempts, error)
+                await self._finished(item, OutboxStatus.FAILED, attempts, error)
+                return None
+            backoff = self._backoff(attempts)
+            await self._record(
+                item,
+                OutboxStatus.PENDING,
+                attempts=attempts,
+                not_before=self._due_in(backoff),
+                error=error,
+            )
+            return backoff
+        except RecipientGone as exc:
+            await self._finished(item, OutboxStatus.UNDELIVERABLE, attempts, str(exc))
+            if group:
+                return None  # a group the bot was removed from: each message fails on its own
+            await self._mark_blocked(item, str(exc))
+            return 0.0  # nothing more goes to them, this round's messages included
+        except (PermanentFailure, ValueError) as exc:
+            log.error("outbox %s refused for good: %s", item.id, exc)
+            await self._finished(item, OutboxStatus.FAILED, attempts, str(exc))
+            return None
+        await self._finished(item, OutboxStatus.SENT, attempts)
+        return None
+
+    def _new_progress(self, recipient: str, group: bool) -> Progress:
+        async def pace() -> None:
+            # A further part of one message: it waits its turn in the chat, then takes a slot.
+            wait = self.pace.chat_wait(recipient)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self.pace.take_global()
+            self.pace.take_chat(recipient, group)
+
+        return Progress(timeout=self.cfg.send_timeout_seconds, pace=pace)
+
+    async def _finished(
+        self, item: OutboxMessage, status: OutboxStatus, attempts: int, error: str | None = None
+    ) -> None:
+        self._progress.pop(item.id, None)
+        await self._record(item, status, attempts=attempts, error=error)
+        if status is not OutboxStatus.SENT:
+            await self._tell_desk(item, error or status.value)
+
+    async def _tell_desk(self, item: OutboxMessage, error: str) -> None:
+        """A resident's notification that will never arrive is said to the department: a
+        question the resident never saw would otherwise keep the request waiting for an answer
+        nobody will give, and staff believe the resident was told."""
+        event = str(item.body.get("event", ""))
+        request_id = item.body.get("request_id")
+        if item.kind is not OutboxKind.MESSAGE or request_id is None or event.startswith("desk_"):
+            return
+        async with self.sessions() as session, session.begin():
+            req = await session.get(Request, int(request_id))
+            if req is None:
+                return
+            chats = self.settings.desk_chats(req.department)
+            notify_desk(
+                session, req, chats, "desk_undelivered", now=self.clock(), error=error[:200]
+            )
+        self.kick()
+
+    async def _send(self, sender: Sender, item: OutboxMessage, progress: Progress) -> None:
+        if item.kind is OutboxKind.MESSAGE:
+            reply = render_notification(self.settings, self.tr, item.body)
+            await sender.send(item.recipient, reply, progress)
+            return
+        request_id = int(item.body["request_id"])
+        async with self.sessions() as session:
+            req = await load_card_request(session, request_id)
+            card = await session.get(Card, (request_id, item.recipient))
+        if req is None:
+            return
+        reply = render_card(self.settings, self.tr, req)
+        if card is not None and progress.done == 0:
+            try:
+                await sender.edit(item.recipient, card.message_id, reply)
+                return
+            except MessageGone:
+                pass  # deleted in the chat: post it again
+        message_id = await sender.send_card(item.recipient, reply, progress)
+        async with self.sessions() as session, session.begin():
+            existing = await session.get(Card, (request_id, item.recipient))
+            if existing is None:
+                session.add(
+                    Card(request_id=request_id, chat_id=item.recipient, message_id=message_id)
+                )
+            else:
+                existing.message_id = message_id
+
+    async def _mark_blocked(self, item: OutboxMessage, error: str) -> None:
+        """The resident blocked the bot: mark them, and give up on everything still waiting for
+        them (new notifications are not queued until they write again)."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(Resident)
+                .where(Resident.channel == item.channel, Resident.external_id == item.recipient)
+                .values(blocked_at=self.clock())
+            )
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.channel == item.channel,
+                    OutboxMessage.recipient == item.recipient,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+                .values(
+                    status=OutboxStatus.UNDELIVERABLE,
+                    locked_until=None,
+                    last_error=f"not sent: {error}"[:1000],
+                )
+            )
