@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from handlers.formatting import category_name, department_name, local_time, place
-from handlers.i18n import Safe, Translator
+from handlers.i18n import Safe, Translator, to_plain
 from handlers.types import Button, Reply
 from models.domain.base import as_utc, utcnow
 from models.domain.city import CityConfig
@@ -54,6 +54,10 @@ def deadline_line(
     return tr.t(lang, key, deadline=due, hours=hours, minutes=minutes)
 
 
+# Telegram's limit on a message, counted as the reader sees it (cards go to Telegram only).
+CARD_TEXT_MAX = 4096
+
+
 def render_card(
     settings: CityConfig, tr: Translator, req: Request, now: datetime | None = None
 ) -> Reply:
@@ -71,9 +75,7 @@ def render_card(
             else (last.actor_id or "—")
         )
         acted = tr.t(lang, "card.acted", who=who, when=local_time(settings, last.at))
-    text = tr.t(
-        lang,
-        "card.text",
+    fields: dict[str, object] = dict(
         number=req.number,
         status=tr.t(lang, f"status.{req.status.value}"),
         category=category_name(settings, lang, req.category, req.subcategory),
@@ -93,6 +95,15 @@ def render_card(
         acted=Safe(acted),
         rating=Safe(tr.t(lang, "card.rating", rating=req.rating) if req.rating else ""),
     )
+    text = tr.t(lang, "card.text", **fields)
+    over = len(to_plain(text)) - CARD_TEXT_MAX
+    if over > 0:
+        # One message, always: the card is edited in place, and a card cut in two lost its
+        # phone and deadline. The description gives way (its full text is in /show's history
+        # and the export); the text is cut before escaping, so no entity is broken.
+        description = str(fields["description"])
+        fields["description"] = description[: max(0, len(description) - over - 1)] + "…"
+        text = tr.t(lang, "card.text", **fields)
     return Reply(
         text.strip(),
         card_buttons(tr, lang, req),

@@ -154,3 +154,65 @@ async def test_a_message_the_resident_will_never_get_is_told_to_the_department(
     assert req.number in text and "could not be delivered" in text and "unclosed tag" in text
     rows = {m.recipient: m.status for m in await outbox(sessions)}
     assert rows["5552"] is OutboxStatus.FAILED
+
+
+@pytest.mark.parametrize("char", ["&", "<"])
+async def test_a_card_full_of_escapes_arrives_whole_in_one_message(
+    srv: FakeTelegramServer,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    char: str,
+) -> None:
+    """Issue 17, break 11: 2,000 × "&" escaped to 10,000 characters of HTML, the card was cut
+    by that length and only its first four lines were sent: no description, phone or deadline.
+    And the longest description there can be still leaves the card one message."""
+    cfg = desk_settings(settings, operators_chat=None)
+    first_req = await add_request(
+        sessions,
+        cfg,
+        resident="5553",
+        category="lighting",
+        description=char * 2000,
+        phone="+380671234567",
+    )
+    huge = await add_request(
+        sessions,
+        cfg,
+        resident="5554",
+        category="lighting",
+        description=char * 9000,
+        phone="+380671234568",
+    )
+    async with sessions() as session, session.begin():
+        for req in (first_req, huge):
+            card_refresh(session, req, [str(LIGHTING_CHAT)], now=req.created_at)
+    async with worker(sessions, cfg, sender_for(srv)):
+        await drained(sessions, within=10)
+    cards = [c for c in srv.calls_of("sendMessage") if c.params["chat_id"] == LIGHTING_CHAT]
+    assert len(cards) == 2 and all(c.ok for c in cards), [c.error for c in cards]
+    first, second = (to_plain(c.params["text"]) for c in cards)
+    assert char * 2000 in first and "+380671234567" in first and "⏰" in first
+    assert "+380671234568" in second and "⏰" in second and f"{char}…" in second
+    assert len(second) <= 4096 and huge.number in second
+
+
+async def test_a_long_question_full_of_markup_reaches_the_resident(
+    srv: FakeTelegramServer, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Issue 17, break 2: a 1,992-character question of "<-" was cut through its <i> tag,
+    Telegram refused it, and the request waited for an answer to a question never sent."""
+    cfg = desk_settings(settings, operators_chat=None)
+    req = await add_request(sessions, cfg, resident="5555", category="lighting")
+    for question in ("<-" * 996, "<-" * 2500):
+        async with sessions() as session, session.begin():
+            body = {"event": "status", "status": "needs_info", "note": question, "lang": "en"}
+            enqueue(
+                session, "telegram", "5555", body | {"number": req.number, "request_id": req.id}
+            )
+    async with worker(sessions, cfg, sender_for(srv)):
+        await drained(sessions, within=20)
+    sent = [c for c in srv.calls_of("sendMessage") if c.params["chat_id"] == 5555]
+    assert sent and all(c.ok for c in sent), [c.error for c in sent]
+    shown = "".join(to_plain(c.params["text"]) for c in sent)
+    assert shown.count("<-") == 996 + 2500
+    assert all(m.status is OutboxStatus.SENT for m in await outbox(sessions))

@@ -14,7 +14,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 
-from bot.channels.text import split_text as text_split
+from bot.channels.text import split_html
 from handlers.types import ButtonKind, Keyboard, Reply
 
 TEXT_LIMIT = 4096
@@ -26,7 +26,9 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> Iterator[str]:
-    return text_split(text, limit)
+    """The bot's HTML in messages Telegram accepts: measured as Telegram measures, never cut
+    through a tag or an entity."""
+    return split_html(text, limit)
 
 
 ButtonRows = tuple[tuple[tuple[str, str, ButtonKind], ...], ...]
