@@ -256,7 +256,7 @@ def test_ctrl_c_leaves_the_chat_at_once_and_cleanly(tmp_path: Path) -> None:
             assert chunk, proc.stderr.read() if proc.stderr else b""
             seen += chunk
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends; stdin stays open, nothing typed
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=20) == 0  # at once; a loaded CI machine may take seconds
     finally:
         if proc.poll() is None:
             proc.kill()
