@@ -12,7 +12,7 @@ import weakref
 from asyncio import Lock
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,7 +29,7 @@ from handlers.i18n import LANGUAGES, Translator, translator
 from handlers.types import Incoming, Keyboard, Kind, Reply
 from models.domain.base import utcnow
 from models.domain.city import CityConfig
-from models.domain.outbox import enqueued
+from models.domain.outbox import enqueued, release_held
 from models.domain.residents import resident_with_state, save_state
 from models.storage.dedupe import first_time
 from models.storage.engine import short_transaction
@@ -148,6 +148,13 @@ class Conversation:
                 return []
             if resident.blocked_at is not None:  # writing to us again: reachable again
                 resident.blocked_at = None
+                await release_held(
+                    session,
+                    ev.channel,
+                    ev.user_id,
+                    since=self.clock() - timedelta(days=self.settings.limits.held_messages_days),
+                    now=self.clock(),
+                )
             ctx = Context(
                 session=session,
                 settings=self.settings,

@@ -74,6 +74,8 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
         return Reply(
             t("desk.undelivered", number=number, error=str(body.get("error", ""))), lang=lang
         )
+    if event == "desk_unreachable":
+        return Reply(t("desk.unreachable", number=number), lang=lang)
     if event == "desk_rating":
         return Reply(t("desk.rating", number=number, rating=int(body.get("rating", 0))), lang=lang)
     if event == "text":

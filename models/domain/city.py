@@ -165,6 +165,9 @@ class Limits(StrictModel):
     comment_max: int = Field(2000, le=3500)
     photos_max: int = Field(5, ge=0, le=10)
     page_size: int = Field(5, ge=1, le=10)
+    # Messages to a resident who blocked the bot or unsubscribed are kept this long and sent
+    # if they come back; older ones are dropped (what changed is in "My requests" anyway).
+    held_messages_days: int = Field(7, ge=0, le=90)
 
     @model_validator(mode="after")
     def _ranges(self) -> Limits:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.domain.base import as_utc
 from models.domain.deadlines.policy import DeadlinePolicy
-from models.domain.outbox import OutboxKind, enqueue
+from models.domain.outbox import OutboxKind, OutboxStatus, enqueue
 from models.domain.status import RULE, TRANSITIONS, Status
 from models.domain.tables import Actor, EventKind, Request, RequestEvent, Resident
 
@@ -71,12 +71,24 @@ async def resident_of(session: AsyncSession, req: Request) -> Resident | None:
 
 
 async def notify_resident(
-    session: AsyncSession, req: Request, event: str, *, now: datetime, **args: Any
+    session: AsyncSession,
+    req: Request,
+    event: str,
+    *,
+    now: datetime,
+    desk_chats: Sequence[str] = (),
+    **args: Any,
 ) -> bool:
+    """Queue a message to the request's resident; False when it cannot go now.
+
+    A resident who blocked the bot (or unsubscribed in Viber) gets nothing now, but the
+    message is kept, as undeliverable, and goes out if they come back within
+    ``limits.held_messages_days`` (``release_held``); the department is told they were not
+    reached, so nobody believes the resident knows."""
     resident = await resident_of(session, req)
-    if resident is None or resident.blocked_at is not None:
-        return False  # blocked the bot: nothing is sent until they write again
-    enqueue(
+    if resident is None:
+        return False
+    msg = enqueue(
         session,
         resident.channel,
         resident.external_id or "",
@@ -90,7 +102,12 @@ async def notify_resident(
         request_id=req.id,
         now=now,
     )
-    return True
+    if resident.blocked_at is None:
+        return True
+    msg.status = OutboxStatus.UNDELIVERABLE
+    msg.last_error = "held: the resident has blocked the bot or unsubscribed"
+    notify_desk(session, req, desk_chats, "desk_unreachable", now=now)
+    return False
 
 
 async def change_status(
@@ -137,7 +154,9 @@ async def change_status(
         elif resident.awaiting_request_id == req.id:
             resident.awaiting_request_id = None
     if actor is not Actor.RESIDENT:
-        await notify_resident(session, req, "status", now=now, status=new.value, note=note)
+        await notify_resident(
+            session, req, "status", now=now, desk_chats=desk_chats, status=new.value, note=note
+        )
     card_refresh(session, req, desk_chats, now=now)
 
 
@@ -161,7 +180,7 @@ async def staff_reply(
         )
     )
     req.updated_at = now
-    await notify_resident(session, req, "reply", now=now, text=text)
+    await notify_resident(session, req, "reply", now=now, desk_chats=desk_chats, text=text)
     card_refresh(session, req, desk_chats, now=now)
 
 
@@ -194,7 +213,9 @@ async def reassign(
             at=now,
         )
     )
-    await notify_resident(session, req, "reassigned", now=now, department=department)
+    await notify_resident(
+        session, req, "reassigned", now=now, desk_chats=new_chats, department=department
+    )
     card_refresh(session, req, list(dict.fromkeys([*old_chats, *new_chats])), now=now)
 
 

@@ -169,3 +169,26 @@ class Card(Base):
     chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+async def release_held(
+    session: AsyncSession, channel: str, recipient: str, *, since: datetime, now: datetime
+) -> int:
+    """The resident is reachable again (wrote to the bot, subscribed again in Viber): what was
+    kept for them since ``since`` goes out now, in order; older messages stay undelivered."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.recipient == recipient,
+            OutboxMessage.status == OutboxStatus.UNDELIVERABLE,
+            OutboxMessage.kind == OutboxKind.MESSAGE,
+            OutboxMessage.created_at >= since,
+        )
+        .values(status=OutboxStatus.PENDING, locked_until=None, not_before=now, attempts=0)
+        .execution_options(synchronize_session=False)
+    )
+    released = int(getattr(result, "rowcount", 0) or 0)
+    if released:
+        session.info[ENQUEUED] = True
+    return released

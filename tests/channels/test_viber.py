@@ -79,7 +79,7 @@ def viber_settings(settings: Settings, tmp_path: Path) -> ViberSettings:
 
 
 def make_client(srv: FakeViberServer, token: str = TOKEN) -> ViberClient:
-    return ViberClient(token, srv.base_url, name="Kryvyi Rih 1520", min_api_version=7)
+    return ViberClient(token, srv.base_url, name="Kryvyi Rih 1520")
 
 
 @dataclass
@@ -193,7 +193,7 @@ async def file_request(bot: ViberBot) -> list[dict[str, Any]]:
     sent = await bot.press("sub:light_off")
     assert texts(sent)[0].startswith("Where is the problem")
     picker = [b for b in bot.keyboard() if b["ActionType"] == "location-picker"]
-    assert len(picker) == 1 and sent[-1]["min_api_version"] >= 3
+    assert len(picker) == 1 and sent[-1]["min_api_version"] == 3
 
     sent = await bot.step(cb.location_message(USER, 47.9105, 33.3918))
     assert texts(sent)[0].startswith("Describe the problem")
@@ -207,7 +207,7 @@ async def file_request(bot: ViberBot) -> list[dict[str, Any]]:
 
     sent = await bot.press("photos:done")
     share = [b for b in bot.keyboard() if b["ActionType"] == "share-phone"]
-    assert len(share) == 1 and sent[-1]["min_api_version"] >= 3
+    assert len(share) == 1 and sent[-1]["min_api_version"] == 3
     sent = await bot.step(cb.contact_message(USER, "380671234567"))
     summary = "\n".join(texts(sent))
     # Viber has no markup: what the resident typed comes back exactly as typed.
@@ -375,7 +375,7 @@ async def test_client_errors_are_typed(srv: FakeViberServer) -> None:
         tokens = await client.send(USER, [text, text])
         assert len(tokens) == 2 and all(tokens)
         sent = srv.sent_to(USER)[0]
-        assert sent["sender"] == {"name": "Kryvyi Rih 1520"} and sent["min_api_version"] == 7
+        assert sent["sender"] == {"name": "Kryvyi Rih 1520"} and sent["min_api_version"] == 1
 
         srv.fail_next(12)
         with pytest.raises(ViberError) as err:
@@ -478,7 +478,7 @@ def test_viber_configuration(settings: Settings) -> None:
     with pytest.raises(ConfigError, match="https"):
         parse_settings(bad)
     with pytest.raises(ConfigError, match="min_api_version"):
-        parse_settings({**data, "viber": {"min_api_version": 2}})
+        parse_settings({**data, "viber": {"min_api_version": 0}})
     ok = parse_settings({**data, "viber": {"webhook_url": "https://bot.example.org/"}})
     assert ok.viber.full_webhook_url() == "https://bot.example.org/viber/webhook"
     env = Env.from_environ({"VIBER_AUTH_TOKEN": "abc", "VIBER_API_BASE": "http://127.0.0.1:1/pa"})

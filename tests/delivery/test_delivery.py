@@ -247,17 +247,17 @@ async def test_a_resident_who_blocked_the_bot_is_marked_and_left_alone(
                 await session.execute(select(Resident).where(Resident.external_id == str(blocker)))
             ).scalar_one()
         assert person.blocked_at is not None
-        # A status change later is not even queued for them.
+        # A status change later is not sent to them, only kept for their return.
         await staff_changes(Status.IN_PROGRESS)
         await drained(sessions, within=20)
         to_blocker = [c for c in srv.calls if "chat_id" in c.params and chat(c) == blocker]
         assert len(to_blocker) == 1 and to_blocker[0].status == 403, [str(c) for c in to_blocker]
         rows = [m for m in await outbox(sessions) if m.recipient == str(blocker)]
-        assert [m.status for m in rows] == [OutboxStatus.UNDELIVERABLE] * 3
-        assert "blocked" in (rows[0].last_error or "")
+        assert [m.status for m in rows] == [OutboxStatus.UNDELIVERABLE] * 4
+        assert "blocked" in (rows[0].last_error or "") and "held" in (rows[-1].last_error or "")
         assert delivered(srv) == Counter({(other, "Hello"): 1})
 
-        # They unblock the bot and write again: reachable again.
+        # They unblock the bot and write again: reachable again, and what was kept goes out.
         srv.clear_faults()
         conversation = Conversation(sessions, cfg)
         await conversation.handle(
@@ -270,8 +270,9 @@ async def test_a_resident_who_blocked_the_bot_is_marked_and_left_alone(
         assert person.blocked_at is None
         await staff_changes(Status.RESOLVED)
         await drained(sessions, within=20)
-    got = [c for c in sends(srv) if c.ok and chat(c) == blocker]
-    assert len(got) == 1 and req.number in got[0].params["text"]
+    got = [c.params["text"] for c in sends(srv) if c.ok and chat(c) == blocker]
+    assert got[:3] == ["First", "Second", "Third"]
+    assert len(got) == 5 and all(req.number in text for text in got[3:])
 
 
 # --- Telegram's limits ----------------------------------------------------------------------

@@ -57,7 +57,12 @@ STATUS_TEXT = {
     6: "receiverNotSubscribed",
     10: "webhookNotSet",
     12: "tooManyRequests",
+    13: "apiVersionNotSupported",
 }
+# The Viber version of each resident's app, as their callbacks report it (``sender.api_version``,
+# ``user.api_version``); a test sets an old app with monkeypatch.setitem. Unknown: a new app.
+APP_VERSIONS: dict[str, int] = {}
+NEW_APP = 10
 
 __all__ = [
     "TOKEN",
@@ -351,9 +356,19 @@ class FakeViberServer:
             raise Refused(4, "sender.name is required")
         if len(str(sender["name"])) > 28:
             raise Refused(3, "sender.name is longer than 28 characters")
+        # REST Bot API, "Send message", general send message parameters: optional fields are
+        # omitted, never null (the official SDKs drop empty fields; production refuses nulls).
+        nulls = [k for k, v in body.items() if v is None]
+        if nulls:
+            raise Refused(3, f"null value for {', '.join(nulls)}")
         api = body.get("min_api_version", 1)
         if not isinstance(api, int) or api < 1:
             raise Refused(3, "min_api_version must be a positive integer")
+        # "min_api_version: minimal API version required by clients for this message
+        # (default 1)"; a client below it cannot show the message: error 13
+        # apiVersionNotSupported ("Error codes" table).
+        if api > APP_VERSIONS.get(str(receiver), NEW_APP):
+            raise Refused(13)
         kind = body.get("type")
         if kind is None:
             if "keyboard" not in body:  # a keyboard alone may be sent without a type
@@ -457,7 +472,7 @@ def user(user_id: str, name: str = "Olena", language: str = "uk") -> dict[str, A
         "avatar": "https://media-direct.cdn.viber.com/download_photo?dlid=abc",
         "language": language,
         "country": "UA",
-        "api_version": 10,
+        "api_version": APP_VERSIONS.get(user_id, NEW_APP),
     }
 
 

@@ -47,11 +47,20 @@ class ViberMessage:
     latitude: float | None = None
     longitude: float | None = None
     phone: str = ""
+    api_version: int = 0  # of the resident's app, as the callback says (0: not said)
 
 
 def lang_of(value: object) -> str:
     code = str(value or "")[:2].lower()
     return code if code in LANGUAGES else ""
+
+
+def api_level(value: object) -> int:
+    try:
+        level = int(str(value))
+    except ValueError:
+        return 0
+    return level if 0 < level < 1000 else 0
 
 
 def _from_viberbot(req: ViberMessageRequest) -> ViberMessage:
@@ -62,6 +71,7 @@ def _from_viberbot(req: ViberMessageRequest) -> ViberMessage:
         name=str(sender.name or ""),
         language=lang_of(sender.language),
         type="other",
+        api_version=api_level(getattr(sender, "api_version", None)),
     )
     if isinstance(message, TextMessage):
         return replace(base, type="text", text=message.text or "")
@@ -101,6 +111,7 @@ def _from_json(data: dict[str, Any]) -> ViberMessage:
         latitude=float(lat) if lat is not None else None,
         longitude=float(lon) if lon is not None else None,
         phone=str(contact.get("phone_number") or ""),
+        api_version=api_level(sender.get("api_version")),
     )
 
 

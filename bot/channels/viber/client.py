@@ -11,6 +11,7 @@ the ``X-Viber-Auth-Token`` header, and turns ``status != 0`` into typed errors
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import aiohttp
@@ -25,9 +26,12 @@ SENDER_NAME_LIMIT = 28
 WEBHOOK_EVENTS = ["conversation_started", "subscribed", "unsubscribed", "failed"]
 
 # https://creators.viber.com/docs/bots-api/errors
+log = logging.getLogger(__name__)
+
 STATUS_NOT_REGISTERED = 5
 STATUS_NOT_SUBSCRIBED = 6
 STATUS_TOO_MANY_REQUESTS = 12
+STATUS_API_VERSION = 13  # apiVersionNotSupported: the app is older than min_api_version
 RETRYABLE_STATUSES = frozenset({STATUS_TOO_MANY_REQUESTS})
 TRANSPORT_ERROR = -1  # no Viber status: HTTP error, timeout, connection refused…
 
@@ -52,6 +56,29 @@ def _error(status: int, message: str) -> ViberError:
     return ViberError(status, message)
 
 
+REQUEST_ACTIONS = frozenset({"location-picker", "share-phone"})  # need API level 3
+
+
+def for_older_app(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The message without the buttons an app below API level 3 cannot show (None when it has
+    none of them, or would be left empty)."""
+    keyboard = message.get("keyboard")
+    if not isinstance(keyboard, dict):
+        return None
+    buttons = keyboard.get("Buttons") or []
+    kept = [b for b in buttons if b.get("ActionType") not in REQUEST_ACTIONS]
+    if len(kept) == len(buttons):
+        return None
+    fallback = {**message, "min_api_version": 1}
+    if kept:
+        fallback["keyboard"] = {**keyboard, "Buttons": kept}
+    else:
+        del fallback["keyboard"]
+        if "type" not in fallback:
+            return None
+    return fallback
+
+
 def dumps(data: object) -> bytes:
     # UTF-8, not \\u escapes: a Cyrillic text is a third of the size against the 30 KB limit.
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
@@ -71,7 +98,7 @@ class ViberClient:
         *,
         name: str,
         avatar: str = "",
-        min_api_version: int = 7,
+        min_api_version: int = 1,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 15.0,
     ) -> None:
@@ -138,7 +165,18 @@ class ViberClient:
                     int(message.get("min_api_version", 1)), self.min_api_version
                 ),
             }
-            answer = await self.call("send_message", payload)
+            try:
+                answer = await self.call("send_message", payload)
+            except ViberError as exc:
+                fallback = for_older_app(payload)
+                if exc.status != STATUS_API_VERSION or fallback is None:
+                    raise
+                # The resident's app is older than a location or phone button needs: the
+                # message goes without them (the address and phone can be typed).
+                log.info(
+                    "Viber app of %s below API level 3: sent without request buttons", receiver
+                )
+                answer = await self.call("send_message", fallback)
             tokens.append(str(answer.get("message_token", "")))
         return tokens
 

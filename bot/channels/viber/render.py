@@ -7,7 +7,10 @@ behind a marker nobody types — U+2063 (INVISIBLE SEPARATOR) and ``b:`` — and
 press (the core itself says whether the payload is still on offer); anything else is text,
 and a typed label still works through the core's label mapping. ``location-picker`` and
 ``share-phone`` buttons need some ActionBody too (they answer with a location or contact
-message instead) and need ``min_api_version`` ≥ 3 (``viber.min_api_version``).
+message instead) and API level 3: only a message that carries one asks for
+``min_api_version`` 3 (the rest ask for 1, Viber's default, so every app shows them), and a
+resident whose app reports a lower ``api_version`` gets no such buttons at all (they type the
+address or phone instead; the client falls back the same way on error 13).
 
 Viber shows one keyboard at a time, the one of the last message: each reply's keyboard goes
 on its last message, and a reply without buttons that follows one with buttons in the same
@@ -25,7 +28,7 @@ from viberbot.api.messages import KeyboardMessage, LocationMessage, PictureMessa
 from viberbot.api.messages.data_types.location import Location
 
 from bot.channels.text import split_text as text_split
-from bot.channels.viber.client import MESSAGE_LIMIT, message_size
+from bot.channels.viber.client import MESSAGE_LIMIT, REQUEST_ACTIONS, message_size
 from handlers.i18n import to_plain
 from handlers.types import Button, ButtonKind, Reply
 
@@ -150,15 +153,27 @@ def render_keyboards(rows: list[list[Button]]) -> list[dict[str, Any]]:
 def _checked(message: Any) -> dict[str, Any]:
     if not message.validate():
         raise ValueError(f"not a valid Viber message: {message}")
-    data: dict[str, Any] = message.to_dict()
-    return data
+    # viberbot writes absent fields as null ("thumbnail": null); Viber wants them left out.
+    return {k: v for k, v in message.to_dict().items() if v is not None}
+
+
+def _needs_level_3(message: dict[str, Any]) -> bool:
+    keyboard = message.get("keyboard") or {}
+    return any(b.get("ActionType") in REQUEST_ACTIONS for b in keyboard.get("Buttons", []))
+
+
+def _without_request_buttons(rows: list[list[Button]]) -> list[list[Button]]:
+    kept = [[b for b in row if b.kind is ButtonKind.CALLBACK] for row in rows]
+    return [row for row in kept if row]
 
 
 def is_url(ref: str) -> bool:
     return ref.startswith(("https://", "http://"))
 
 
-def render_reply(reply: Reply, carried: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def render_reply(
+    reply: Reply, carried: dict[str, Any] | None = None, api_version: int = 0
+) -> list[dict[str, Any]]:
     """The messages for one reply: pictures, text (split), location; the keyboard (the reply's
     own, else ``carried``) rides on the last of them."""
     messages: list[dict[str, Any]] = []
@@ -174,7 +189,10 @@ def render_reply(reply: Reply, carried: dict[str, Any] | None = None) -> list[di
         messages.append(
             _checked(LocationMessage(location=Location(lat=reply.latitude, lon=reply.longitude)))
         )
-    keyboards = render_keyboards(reply.buttons) if reply.buttons else []
+    rows = reply.buttons
+    if 0 < api_version < 3:
+        rows = _without_request_buttons(rows)
+    keyboards = render_keyboards(rows) if rows else []
     if not keyboards and carried is not None and not reply.remove_input_keyboard:
         keyboards = [carried]
     for i, keyboard in enumerate(keyboards):
@@ -187,14 +205,18 @@ def render_reply(reply: Reply, carried: dict[str, Any] | None = None) -> list[di
             last["keyboard"] = keyboard
         else:
             messages.append(_checked(KeyboardMessage(keyboard=keyboard)))
+    for message in messages:
+        if _needs_level_3(message):
+            message["min_api_version"] = 3
     return messages
 
 
-def render_replies(replies: list[Reply]) -> list[dict[str, Any]]:
+def render_replies(replies: list[Reply], api_version: int = 0) -> list[dict[str, Any]]:
+    """``api_version``: the resident's app's, when a callback said it (0: unknown)."""
     messages: list[dict[str, Any]] = []
     carried: dict[str, Any] | None = None
     for reply in replies:
-        rendered = render_reply(reply, carried)
+        rendered = render_reply(reply, carried, api_version)
         if reply.buttons or reply.remove_input_keyboard:
             carried = rendered[-1].get("keyboard") if rendered else None
         messages += rendered
@@ -214,7 +236,7 @@ def render_welcome(
     keyboards = render_keyboards(shown.buttons) if shown else []
     message = _checked(TextMessage(text=first, keyboard=keyboards[0] if keyboards else None))
     message["sender"] = sender
-    message["min_api_version"] = min_api_version
+    message["min_api_version"] = max(min_api_version, 3 if _needs_level_3(message) else 1)
     if message_size(message) > MESSAGE_BUDGET:  # one message only: shorten the text
         message["text"] = first[:1000] + "…"
     return message

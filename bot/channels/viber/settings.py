@@ -22,9 +22,10 @@ class ViberSettings(StrictModel):
     avatar: str = ""  # URL of the sender's picture (≤100 KB), optional
     webhook_url: str = ""  # public https URL Viber calls, e.g. https://bot.city.gov.ua
     webhook_path: str = "/viber/webhook"
-    # Sent with every message. location-picker / share-phone buttons need API level 3 at
-    # least; clients older than this level are asked by Viber to update.
-    min_api_version: int = Field(7, ge=3)
+    # The lowest Viber API level every message asks of the resident's app. Each message asks
+    # for what it needs anyway (3 with a location or phone button, else 1, Viber's default);
+    # a higher floor cuts off older apps: Viber refuses them the message (error 13).
+    min_api_version: int = Field(1, ge=1)
     media_dir: str = "data/media"  # where residents' photos are kept (Viber's URLs expire)
     # A validly signed callback is acted on only this long after Viber stamped it: a captured
     # one replayed later is refused even once its message_token has left the seen-updates

@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import weakref
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,7 @@ from handlers.dialog.conversation import Conversation
 from handlers.i18n import Translator
 from handlers.types import Incoming, Kind, Reply
 from models.domain.base import utcnow
+from models.domain.outbox import release_held
 from models.domain.residents import find_resident, get_or_create_resident
 
 log = logging.getLogger(__name__)
@@ -215,6 +217,15 @@ class ViberChannel:
         async with self.conversation.sessions() as session, session.begin():
             if subscribed:
                 resident = await get_or_create_resident(session, CHANNEL, user_id, name)
+                if resident.blocked_at is not None:
+                    days = self.conversation.settings.limits.held_messages_days
+                    await release_held(
+                        session,
+                        CHANNEL,
+                        user_id,
+                        since=utcnow() - timedelta(days=days),
+                        now=utcnow(),
+                    )
                 resident.blocked_at = None
             else:
                 found = await find_resident(session, CHANNEL, user_id)
@@ -249,11 +260,11 @@ class ViberChannel:
         if msg.type == "picture":
             photo = await self.download_photo(msg.media, msg.token)
             if not photo:
-                await self.send(msg.user_id, [await self._photo_failed(msg)])
+                await self.send(msg.user_id, [await self._photo_failed(msg)], msg.api_version)
                 return
         ev = to_incoming(msg, photo)
         replies = await self.conversation.handle(ev, event_id=msg.token)
-        await self.send(msg.user_id, replies)
+        await self.send(msg.user_id, replies, msg.api_version)
 
     async def _photo_failed(self, msg: ViberMessage) -> Reply:
         async with self.conversation.sessions() as session:
@@ -304,8 +315,8 @@ class ViberChannel:
 
     # -- sending
 
-    async def send(self, user_id: str, replies: list[Reply]) -> None:
-        messages = render_replies(replies)
+    async def send(self, user_id: str, replies: list[Reply], api_version: int = 0) -> None:
+        messages = render_replies(replies, api_version)
         if not messages:
             return
         try:
