@@ -52,6 +52,7 @@ class Progress:
     done: int = 0
     last_id: str = ""
     timeout: float | None = None
+    billing_status: int | None = None  # what the messenger said it billed (Viber)
     pace: Callable[[], Awaitable[None]] = field(default=_no_wait, repr=False)
     _first: bool = field(default=True, repr=False)
 

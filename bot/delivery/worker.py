@@ -36,9 +36,10 @@ from bot.delivery.pace import Pace
 from handlers.i18n import Translator
 from handlers.outbound.cards import load_card_request, render_card
 from handlers.outbound.notifications import render_notification
-from models.domain.base import utcnow
+from models.domain.base import as_utc, utcnow
 from models.domain.lifecycle import notify_desk
 from models.domain.outbox import Card, OutboxKind, OutboxMessage, OutboxStatus, claim_due, mark
+from models.domain.residents import last_heard
 from models.domain.tables import Request, Resident
 
 if TYPE_CHECKING:
@@ -199,6 +200,7 @@ class Delivery:
             await self._release([item], delay=wait)
             return wait
         attempts = item.attempts + 1
+        bot_initiated = await self._bot_initiated(sender, item)
         progress = self._progress.setdefault(item.id, self._new_progress(item.recipient, group))
         progress.begin()
         try:
@@ -244,8 +246,25 @@ class Delivery:
             log.error("outbox %s refused for good: %s", item.id, exc)
             await self._finished(item, OutboxStatus.FAILED, attempts, str(exc))
             return None
-        await self._finished(item, OutboxStatus.SENT, attempts)
+        self._progress.pop(item.id, None)
+        await self._record(
+            item,
+            OutboxStatus.SENT,
+            attempts=attempts,
+            bot_initiated=bot_initiated,
+            billing_status=progress.billing_status,
+        )
         return None
+
+    async def _bot_initiated(self, sender: Sender, item: OutboxMessage) -> bool | None:
+        """For a messenger that bills messages sent outside a session the resident's own
+        message opens (Viber: 24 hours): whether this one is such a message."""
+        window: timedelta | None = getattr(sender, "session_window", None)
+        if window is None:
+            return None
+        async with self.sessions() as session:
+            heard = await last_heard(session, item.channel, item.recipient)
+        return heard is None or as_utc(heard) < self.clock() - window
 
     def _new_progress(self, recipient: str, group: bool) -> Progress:
         async def pace() -> None:

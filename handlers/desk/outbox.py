@@ -3,11 +3,13 @@ and why, so nothing the city promised a resident silently disappears."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from handlers.desk.commands import ADMINS_AND_OPERATORS, CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
 from handlers.formatting import local_time
 from models.domain.outbox import OutboxStatus
-from models.storage.outbox_report import counts, recent_problems
+from models.storage.outbox_report import counts, recent_problems, viber_usage
 
 commands = CommandGroup()
 
@@ -26,6 +28,7 @@ async def cmd_outbox(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
             undeliverable=totals[OutboxStatus.UNDELIVERABLE],
         )
     ]
+    lines.append(await _viber_costs(desk, turn))
     for msg in await recent_problems(turn.session):
         lines.append(
             desk.t(
@@ -39,3 +42,21 @@ async def cmd_outbox(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
             )
         )
     desk.say(turn, "\n".join(lines))
+
+
+async def _viber_costs(desk: StaffDesk, turn: Turn) -> str:
+    """What Viber bills: messages the bot starts outside a resident's 24-hour session."""
+    today = turn.now.astimezone(ZoneInfo(desk.settings.city.timezone)).date()
+    free_d, paid_d = await viber_usage(turn.session, desk.local_day_start(today))
+    free_m, paid_m = await viber_usage(turn.session, desk.local_day_start(today.replace(day=1)))
+    costs = desk.settings.costs
+    return desk.t(
+        "staff.outbox_viber",
+        free_day=free_d,
+        paid_day=paid_d,
+        cost_day=f"{paid_d * costs.viber_message_price:.2f}",
+        free_month=free_m,
+        paid_month=paid_m,
+        cost_month=f"{paid_m * costs.viber_message_price:.2f}",
+        currency=costs.currency,
+    )

@@ -178,6 +178,14 @@ class Limits(StrictModel):
         return self
 
 
+class Costs(StrictModel):
+    """What the city pays for messages (Viber bills those the bot starts outside the 24 hours
+    after a resident's own message; replies inside them are free)."""
+
+    viber_message_price: float = Field(0.0, ge=0)
+    currency: Annotated[str, Field(min_length=1, max_length=8)] = "EUR"
+
+
 class StaffSettings(StrictModel):
     """Who may use the staff commands before anyone was added with /staff add."""
 
@@ -206,6 +214,7 @@ class CityConfig(StrictModel):
     limits: Limits = Limits()
     staff: StaffSettings = StaffSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
+    costs: Costs = Costs()
     departments: list[Department]
     categories: Annotated[list[Category], Field(min_length=1)]
 

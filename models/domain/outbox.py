@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -59,6 +60,10 @@ class OutboxMessage(Base):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Viber: sent outside the 24-hour session a resident's own message opens (billed), and
+    # the billing_status Viber answered. None where it does not apply.
+    bot_initiated: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    billing_status: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 ENQUEUED = "outbox_enqueued"
@@ -147,8 +152,14 @@ async def mark(
     attempts: int,
     not_before: datetime | None = None,
     error: str | None = None,
+    bot_initiated: bool | None = None,
+    billing_status: int | None = None,
 ) -> None:
     values: dict[str, Any] = {"status": status, "attempts": attempts, "locked_until": None}
+    if bot_initiated is not None:
+        values["bot_initiated"] = bot_initiated
+    if billing_status is not None:
+        values["billing_status"] = billing_status
     if status is OutboxStatus.SENT:
         values["sent_at"] = now
     if not_before is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Insert, Select, Table, bindparam, select, update
@@ -161,3 +162,15 @@ async def forget_resident(session: AsyncSession, resident: Resident) -> int:
     resident.phone = None
     resident.forgotten_at = utcnow()
     return len(ids)
+
+
+async def last_heard(session: AsyncSession, channel: str, external_id: str) -> datetime | None:
+    """When the resident last wrote to the bot (their dialog state is saved at every message
+    they send, and only then)."""
+    return (
+        await session.execute(
+            select(DialogState.updated_at)
+            .join(Resident, Resident.id == DialogState.resident_id)
+            .where(Resident.channel == channel, Resident.external_id == external_id)
+        )
+    ).scalar_one_or_none()

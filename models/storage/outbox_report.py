@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,3 +27,18 @@ async def recent_problems(session: AsyncSession, limit: int = 10) -> list[Outbox
         .limit(limit)
     )
     return list(rows.scalars())
+
+
+async def viber_usage(session: AsyncSession, since: datetime) -> tuple[int, int]:
+    """Viber messages sent since ``since``: (inside residents' sessions, started by the bot)."""
+    rows = await session.execute(
+        select(OutboxMessage.bot_initiated, func.count())
+        .where(
+            OutboxMessage.channel == "viber",
+            OutboxMessage.status == OutboxStatus.SENT,
+            OutboxMessage.sent_at >= since,
+        )
+        .group_by(OutboxMessage.bot_initiated)
+    )
+    found = {flag: int(n) for flag, n in rows.all()}
+    return found.get(False, 0), found.get(True, 0)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.viber.client import ViberClient
@@ -17,17 +18,19 @@ from bot.channels.viber.render import encode_payload
 from bot.channels.viber.sender import ViberSender
 from bot.config import Settings
 from bot.delivery import Delivery, Sender
-from handlers.i18n import translator
+from handlers.desk.engine import StaffDesk
+from handlers.dialog.conversation import Conversation
+from handlers.i18n import to_plain, translator
 from handlers.outbound.notifications import render_notification
 from models.domain.base import utcnow
 from models.domain.lifecycle import change_status
-from models.domain.outbox import OutboxStatus, pending_count
+from models.domain.outbox import OutboxStatus, enqueue, pending_count
 from models.domain.status import Status
-from models.domain.tables import Actor, Request
+from models.domain.tables import Actor, DialogState, Request, Resident
 from tests.channels.test_viber import ViberBot, patient_bot, texts, welcome
 from tests.delivery.test_delivery import outbox
-from tests.desk_data import add_request
-from tests.desk_settings import LIGHTING_CHAT, desk_settings
+from tests.desk_data import Desk, add_request
+from tests.desk_settings import ADMIN, LIGHTING_CHAT, desk_settings
 from tests.fakes import viber_server as cb
 from tests.fakes.viber_server import TOKEN, FakeViberServer
 
@@ -172,3 +175,48 @@ async def test_an_unsubscribed_residents_news_is_kept_told_to_staff_and_sent_on_
     finally:
         await client.close()
     assert "Crew sent" in " ".join(texts(srv.sent_to(USER)))
+
+
+async def test_what_viber_bills_is_counted_in_outbox(
+    patient_bot: ViberBot,
+    srv: FakeViberServer,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Viber bills what the bot sends outside the 24 hours after a resident's own message:
+    /outbox says how many such messages went today and this month, and what they cost."""
+    cfg = desk_settings(settings, operators_chat=None)
+    cfg = cfg.model_copy(
+        update={"costs": cfg.costs.model_copy(update={"viber_message_price": 0.02})}
+    )
+    talking, silent = USER, "c2lsZW50LXVzZXI="
+    for who in (talking, silent):
+        await add_request(sessions, cfg, resident=who, category="lighting", channel="viber")
+    await patient_bot.step(
+        cb.text_message(talking, encode_payload("lang:en"), silent=True), talking
+    )
+    async with sessions() as session, session.begin():
+        for who in (talking, silent):
+            body = {"event": "text", "text": f"News for {who}", "lang": "en"}
+            enqueue(session, "viber", who, body)
+        # The silent one last wrote two days ago: outside the session.
+        await session.execute(
+            update(DialogState)
+            .where(
+                DialogState.resident_id
+                == select(Resident.id).where(Resident.external_id == silent).scalar_subquery()
+            )
+            .values(updated_at=utcnow() - timedelta(days=2))
+        )
+    client = ViberClient(TOKEN, srv.base_url, name="Kryvyi Rih 1520")
+    try:
+        delivery = Delivery(sessions, cfg, translator(), {"viber": ViberSender(client)})
+        await delivery.run_once()
+    finally:
+        await client.close()
+    rows = {m.recipient: m for m in await outbox(sessions) if m.channel == "viber"}
+    assert (rows[talking].bot_initiated, rows[silent].bot_initiated) == (False, True)
+    assert rows[talking].billing_status == 0 and rows[silent].billing_status == 0
+    desk = Desk(StaffDesk(sessions, cfg, translator()), Conversation(sessions, cfg))
+    [report] = await desk.command(ADMIN, "/outbox")
+    assert "1 in residents' sessions (free) · 1 started by the bot (≈ 0.02 EUR)" in to_plain(report)

@@ -155,7 +155,11 @@ class ViberClient:
 
     async def send(self, receiver: str, messages: list[dict[str, Any]]) -> list[str]:
         """Send the messages in order; their message tokens. Stops at the first error."""
-        tokens = []
+        return [str(a.get("message_token", "")) for a in await self.send_all(receiver, messages)]
+
+    async def send_all(self, receiver: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send the messages in order; Viber's answers (token, ``billing_status``)."""
+        answers: list[dict[str, Any]] = []
         for message in messages:
             payload = {
                 **message,
@@ -177,8 +181,8 @@ class ViberClient:
                     "Viber app of %s below API level 3: sent without request buttons", receiver
                 )
                 answer = await self.call("send_message", fallback)
-            tokens.append(str(answer.get("message_token", "")))
-        return tokens
+            answers.append(answer)
+        return answers
 
     async def set_webhook(self, url: str, event_types: list[str] | None = None) -> list[str]:
         answer = await self.call(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.channels.viber.client import NotSubscribed, ViberClient, ViberError
 from bot.channels.viber.render import render_replies
 from bot.delivery import MessageGone, PermanentFailure, Progress, RecipientGone, TemporaryFailure
@@ -14,20 +16,26 @@ class ViberSender:
     def __init__(self, client: ViberClient) -> None:
         self.client = client
 
+    # Viber bills what the bot sends outside the 24 hours after the resident's own message.
+    session_window = timedelta(hours=24)
+
     def is_group(self, recipient: str) -> bool:
         return False
 
     async def send(self, recipient: str, reply: Reply, progress: Progress | None = None) -> str:
         messages = render_replies([reply])
         try:
-            tokens = await self.client.send(recipient, messages)
+            answers = await self.client.send_all(recipient, messages)
         except NotSubscribed as exc:
             raise RecipientGone(str(exc)) from exc
         except ViberError as exc:
             if exc.retryable:
                 raise TemporaryFailure(str(exc)) from exc
             raise PermanentFailure(str(exc)) from exc
-        return tokens[-1] if tokens else ""
+        if progress is not None:
+            billed = [int(a["billing_status"]) for a in answers if "billing_status" in a]
+            progress.billing_status = max(billed, default=None)
+        return str(answers[-1].get("message_token", "")) if answers else ""
 
     async def send_card(
         self, recipient: str, reply: Reply, progress: Progress | None = None
