@@ -240,25 +240,33 @@ def test_ctrl_c_leaves_the_chat_at_once_and_cleanly(tmp_path: Path) -> None:
         "BOT_CONFIG": str(ROOT / "bot.toml"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'ctrl-c.sqlite3'}",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "chat", "--user", "c1"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        seen = b""
-        while b"> " not in seen:  # the first prompt: the chat waits for a line
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            assert chunk, proc.stderr.read() if proc.stderr else b""
-            seen += chunk
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends; stdin stays open, nothing typed
-        assert proc.wait(timeout=20) == 0  # at once; a loaded CI machine may take seconds
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert b"Traceback" not in (proc.stderr.read() if proc.stderr else b"")
+    errors = tmp_path / "stderr.txt"
+    with errors.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "chat", "--user", "c1"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,  # a file, not a pipe nobody reads until the end: it cannot fill up
+            cwd=ROOT,
+            env=env,
+            # As in a terminal: Ctrl-C is not inherited as ignored from whatever ran the tests.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        try:
+            assert proc.stdout is not None
+            seen = b""
+            while b"> " not in seen:  # the first prompt: the chat waits for a line
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                assert chunk, errors.read_bytes()
+                seen += chunk
+            proc.send_signal(signal.SIGINT)  # what Ctrl-C sends; stdin open, nothing typed
+            try:
+                code = proc.wait(timeout=20)  # at once; a loaded CI machine may take seconds
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"alive 20 s after Ctrl-C; its log:\n{errors.read_text()[-3000:]}")
+            assert code == 0, errors.read_text()[-3000:]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert "Traceback" not in errors.read_text()
