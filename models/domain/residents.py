@@ -49,16 +49,52 @@ class SavedState:
 async def resident_with_state(
     session: AsyncSession, channel: str, external_id: str, name: str = ""
 ) -> tuple[Resident, SavedState | None]:
-    """The resident (created on first contact) and their dialog state, in one query for the
-    common case, the resident row locked for this transaction."""
+    """The resident (created on first contact) and their dialog state, the resident row locked
+    for this transaction.
+
+    On PostgreSQL the lock is taken first and the state read after it, in a statement of its
+    own: under READ COMMITTED a transaction that waited for the lock re-reads the locked row
+    but not the rows joined to it, so one query would hand it the dialog state as it was
+    before the other worker's commit (and a Confirm handled by two workers filed twice). On
+    SQLite (one writer at a time) one query does for both."""
     dialect = session.get_bind().dialect.name
     params = {"channel": channel, "external_id": external_id}
+    if dialect == "postgresql":
+        resident = (await session.execute(_locked_resident(), params)).scalar_one_or_none()
+        if resident is None:
+            await get_or_create_resident(session, channel, external_id, name)
+            resident = (await session.execute(_locked_resident(), params)).scalar_one()
+        found = (await session.execute(_state_of(), {"resident_id": resident.id})).one_or_none()
+        if found is None:
+            return resident, None
+        step, data, offered = found
+        return resident, SavedState(step, data or {}, offered or [])
     row = (await session.execute(_resident_with_state(dialect), params)).one_or_none()
     if row is not None:
         resident, step, data, offered = row
         state = None if step is None else SavedState(step, data or {}, offered or [])
         return resident, state
     return await get_or_create_resident(session, channel, external_id, name), None
+
+
+@functools.cache
+def _locked_resident() -> Select[Resident]:
+    return (
+        select(Resident)
+        .where(
+            Resident.channel == bindparam("channel"),
+            Resident.external_id == bindparam("external_id"),
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+@functools.cache
+def _state_of() -> Select[str, Any, Any]:
+    return select(DialogState.step, DialogState.data, DialogState.offered).where(
+        DialogState.resident_id == bindparam("resident_id")
+    )
 
 
 # The statements of the path every message takes are built once, with bound parameters:
