@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import signal
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from aiohttp import web
 
@@ -117,6 +118,29 @@ async def run(app: App, channels: Sequence[Channel] | None = None) -> None:
         delivering(app, senders) as delivery,
         scheduling(jobs(app, delivery), app.settings),
     ):
-        done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_COMPLETED)
-        for loop in done:
+        terminated = asyncio.Event()
+        with _on_sigterm(terminated.set):
+            stop = asyncio.create_task(terminated.wait(), name="sigterm")
+            done, _ = await asyncio.wait([*loops, stop], return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+        if terminated.is_set():
+            # A service manager or a rolling restart: stop as on Ctrl-C, and say so.
+            log.info("SIGTERM: stopping (answers under way finish, the outbox is handed back)")
+        for loop in done - {stop}:
             loop.result()  # a channel that failed stops the bot with its error
+
+
+@contextlib.contextmanager
+def _on_sigterm(callback: Callable[[], None]) -> Iterator[None]:
+    """SIGTERM ends the bot the way Ctrl-C does, instead of killing it mid-send with nothing
+    logged (where the platform lets the event loop handle signals: the main thread on Unix)."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, callback)
+    except (NotImplementedError, RuntimeError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)

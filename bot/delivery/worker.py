@@ -73,6 +73,7 @@ class Delivery:
         self._queues: dict[Key, list[OutboxMessage]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._claimed = 0  # messages claimed and not yet sent, recorded or released
+        self._stopping = False
         # Parts of a message already delivered, kept between its attempts (a retry after a 429
         # does not post the photos again). In memory: after a crash they may be sent again.
         self._progress: dict[int, Progress] = {}
@@ -132,7 +133,10 @@ class Delivery:
         return len(items)
 
     async def _finish(self) -> None:
-        """On the way out: what is being sent is let finish (each send is bounded)."""
+        """On the way out: what is being sent is let finish (each send is bounded); what was
+        claimed but not begun is handed back at once rather than left to its lease, so the
+        next process (a rolling restart) sends it without waiting."""
+        self._stopping = True
         if not self._tasks:
             return
         _, late = await asyncio.wait(set(self._tasks), timeout=STOP_WAIT_SECONDS)
@@ -145,13 +149,13 @@ class Delivery:
         held: float | None = None
         try:
             async with self._sem:
-                while queue and held is None:
+                while queue and held is None and not self._stopping:
                     item = queue.pop(0)
                     try:
                         held = await self._deliver(item)
                     finally:
                         self._claimed -= 1
-            while queue:  # held back: what came after waits as long, still in order
+            while queue:  # held back (or stopping): what came after waits, still in order
                 rest = queue[:]
                 queue.clear()
                 try:

@@ -21,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.dialog.conversation import Conversation
+from models.domain.base import as_utc, utcnow
+from models.domain.outbox import OutboxMessage, OutboxStatus, enqueue
 from models.domain.tables import Actor, EventKind, Request, RequestEvent
 from tests.chat import Chat
 from tests.fakes.telegram_server import FakeTelegramServer
@@ -46,6 +48,18 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
+def bot_env(srv: FakeTelegramServer, db_url: str, config_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE": srv.base_url,
+        "DATABASE_URL": db_url,
+        "BOT_CONFIG": str(config_path),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 async def start_bot(
     srv: FakeTelegramServer, db_url: str, config_path: Path
 ) -> asyncio.subprocess.Process:
@@ -58,15 +72,7 @@ async def start_bot(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE": srv.base_url,
-            "DATABASE_URL": db_url,
-            "BOT_CONFIG": str(config_path),
-            "LOG_LEVEL": "WARNING",
-        },
+        env=bot_env(srv, db_url, config_path),
     )
 
 
@@ -144,3 +150,44 @@ async def test_every_polled_update_is_acted_on_once_through_kill_9(
     assert not lost, f"{len(lost)} updates lost, e.g. {lost[:3]}"
     assert not twice, f"{len(twice)} updates acted on more than once: {list(twice.items())[:3]}"
     assert srv.stats.http_429 > 0, "the faults were on"
+
+
+@pytest.mark.slow
+async def test_sigterm_stops_at_once_and_hands_the_outbox_back(
+    srv: FakeTelegramServer,
+    sessions: async_sessionmaker[AsyncSession],
+    db_url: str,
+    tmp_path: Path,
+) -> None:
+    """Issue 12: SIGTERM (a service manager, a rolling restart) killed the bot at once with
+    nothing logged, and what it had claimed from the outbox waited out the 60 s lease."""
+    chat = 5_200
+    async with sessions() as session, session.begin():
+        for i in range(40):  # one a second to one chat: far more than it can send before
+            enqueue(session, "telegram", str(chat), {"event": "text", "text": f"News {i}"})
+    log = tmp_path / "bot.log"
+    with log.open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=ROOT,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+            env=bot_env(srv, db_url, config(tmp_path)) | {"LOG_LEVEL": "INFO"},
+        )
+        try:
+            await srv.wait_for(lambda c: c.method == "sendMessage" and c.ok, count=2, timeout=60)
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 15) == 0
+        finally:
+            await kill(proc)
+    assert "SIGTERM: stopping" in log.read_text()
+    now = utcnow()
+    async with sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage)))
+    waiting = [m for m in rows if m.status is OutboxStatus.PENDING]
+    assert waiting, "stopped before the end"
+    assert all(m.locked_until is None or as_utc(m.locked_until) <= now for m in waiting)
