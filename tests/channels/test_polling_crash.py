@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from sqlalchemy import select
@@ -61,8 +62,13 @@ def bot_env(srv: FakeTelegramServer, db_url: str, config_path: Path) -> dict[str
 
 
 async def start_bot(
-    srv: FakeTelegramServer, db_url: str, config_path: Path
+    srv: FakeTelegramServer,
+    db_url: str,
+    config_path: Path,
+    stderr: IO[bytes] | int = asyncio.subprocess.DEVNULL,
+    log_level: str = "WARNING",
 ) -> asyncio.subprocess.Process:
+    """`python -m bot run`, polling the fake server."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -71,8 +77,8 @@ async def start_bot(
         cwd=ROOT,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=bot_env(srv, db_url, config_path),
+        stderr=stderr,
+        env=bot_env(srv, db_url, config_path) | {"LOG_LEVEL": log_level},
     )
 
 
@@ -167,17 +173,7 @@ async def test_sigterm_stops_at_once_and_hands_the_outbox_back(
             enqueue(session, "telegram", str(chat), {"event": "text", "text": f"News {i}"})
     log = tmp_path / "bot.log"
     with log.open("wb") as stderr:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=ROOT,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-            env=bot_env(srv, db_url, config(tmp_path)) | {"LOG_LEVEL": "INFO"},
-        )
+        proc = await start_bot(srv, db_url, config(tmp_path), stderr, log_level="INFO")
         try:
             await srv.wait_for(lambda c: c.method == "sendMessage" and c.ok, count=2, timeout=60)
             proc.send_signal(signal.SIGTERM)
