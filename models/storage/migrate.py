@@ -17,6 +17,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Rows per index that the daily PRAGMA optimize may read (SQLite's advice for long-lived
 # connections): enough for the planner, and a bounded pause however big the database grows.
 OPTIMIZE_ANALYSIS_LIMIT = 1000
+# The key of the advisory lock that lets one `migrate` at a time read and move the revision
+# ("city" in ASCII): several workers started together by a release migrate one after another,
+# the later ones finding nothing left to do.
+MIGRATION_LOCK_KEY = 0x63697479
 
 
 def alembic_config() -> Config:
@@ -55,6 +59,11 @@ def has_statistics(connection: Connection) -> bool:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     def run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            # Held to the end of this transaction, so until the new revision is committed.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         before = current_revision(connection)
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
