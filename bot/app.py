@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import metrics
+from bot.cluster import Cluster
 from bot.config import Env, Settings, load_settings
 from bot.delivery import Delivery, Sender
 from handlers.desk.engine import StaffDesk
@@ -45,6 +47,10 @@ class App:
     # Read-only work (staff queues, statistics, exports): on SQLite a pool of its own on the
     # same file, so it never holds the one connection residents' updates are written through.
     read_engine: AsyncEngine | None = field(default=None, kw_only=True)
+    # Who sends and schedules, for /healthz: on PostgreSQL the elected worker (the cluster
+    # says), on SQLite this process whenever its sender runs.
+    cluster: Cluster | None = field(default=None, kw_only=True)
+    sending: bool = field(default=False, kw_only=True)
 
     def delivery(self, senders: dict[str, Sender]) -> Delivery:
         delivery = Delivery(self.sessions, self.settings, self.conversation.tr, senders)
@@ -70,6 +76,8 @@ async def build_app(env: Env | None = None, *, migrate: bool = True) -> App:
     desk = StaffDesk(
         sessions, settings, conversation.tr, read_sessions=read_session_factory(read_engine)
     )
+    conversation.on_handled = metrics.dialog_handled
+    desk.on_handled = metrics.desk_handled
     if migrate:
         await desk.load_staff()
     return App(env, settings, engine, sessions, conversation, desk, read_engine=read_engine)

@@ -37,6 +37,10 @@ class DeliverySettings(StrictModel):
     """The outbox sender's pace and patience (Telegram's limits by default)."""
 
     global_per_second: float = Field(30, gt=0)
+    # Of that, kept free for the answers of residents' live dialogs (which are not queued):
+    # the outbox sends at global_per_second - dialog_reserve_per_second, so a fan-out to
+    # 100,000 residents never makes a resident's next step wait for a 429.
+    dialog_reserve_per_second: float = Field(5, ge=0)
     private_per_second: float = Field(1, gt=0)
     group_per_minute: float = Field(20, gt=0)
     max_attempts: int = Field(8, ge=1)
@@ -48,6 +52,23 @@ class DeliverySettings(StrictModel):
     # One messenger call that has not answered by then is given up and retried later: a hung
     # call holds back only its own recipient, and never until its lease runs out.
     send_timeout_seconds: float = Field(15, gt=0)
+    # PostgreSQL, several workers: how often a worker that is not the sender tries to become it
+    # (so how soon another takes over when the sender dies), and how often the sender checks
+    # that it still is.
+    leader_retry_seconds: float = Field(2, gt=0, le=60)
+
+    @property
+    def outbox_per_second(self) -> float:
+        return self.global_per_second - self.dialog_reserve_per_second
+
+    @model_validator(mode="after")
+    def _reserve_below_limit(self) -> DeliverySettings:
+        if self.dialog_reserve_per_second >= self.global_per_second:
+            raise ValueError(
+                "delivery.dialog_reserve_per_second: must be below global_per_second, or the "
+                "outbox would never send"
+            )
+        return self
 
     @model_validator(mode="after")
     def _timeout_within_lease(self) -> DeliverySettings:

@@ -15,11 +15,13 @@ from aiohttp import web
 from bot.app import App
 from bot.channels.base import Channel
 from bot.channels.registry import CHANNELS, channel_problems, enabled_specs
+from bot.cluster import Cluster
 from bot.config import ConfigError
 from bot.delivery import Delivery, Sender
 from bot.media import MediaStore
 from bot.scheduler import scheduling
 from bot.web import mount_web
+from bot.web.health import mount_health
 from handlers.outbound.jobs import Jobs
 
 log = logging.getLogger(__name__)
@@ -60,12 +62,76 @@ def jobs(app: App, delivery: Delivery) -> Jobs:
 
 
 @contextlib.asynccontextmanager
+async def sending(app: App, senders: dict[str, Sender]) -> AsyncIterator[Cluster | None]:
+    """The outbox worker and the scheduler. On SQLite (one process) they simply run; on
+    PostgreSQL only in the worker elected by bot/cluster.py, which may change while the bot
+    runs; the cluster is yielded (for /healthz)."""
+    if app.engine.dialect.name != "postgresql":
+        async with (
+            delivering(app, senders) as delivery,
+            scheduling(jobs(app, delivery), app.settings),
+        ):
+            app.sending = True
+            try:
+                yield None
+            finally:
+                app.sending = False
+        return
+    cluster = Cluster(
+        app.engine.url.render_as_string(hide_password=False),
+        retry_seconds=app.settings.delivery.leader_retry_seconds,
+    )
+    app.cluster = cluster
+    cluster.on_staff = app.desk.staff_ids.mark
+    app.desk.on_staff_marked = cluster.notify_staff
+    app.conversation.on_commit = app.desk.on_commit = cluster.notify_outbox
+    stop = asyncio.Event()
+    connection = asyncio.create_task(cluster.run(stop), name="cluster")
+    lead = asyncio.create_task(_lead(app, senders, cluster, stop), name="lead")
+    try:
+        yield cluster
+    finally:
+        stop.set()
+        await lead  # the sender's last sends finish before the lock is let go
+        await connection
+
+
+async def _lead(
+    app: App, senders: dict[str, Sender], cluster: Cluster, stop: asyncio.Event
+) -> None:
+    """Send and schedule whenever this worker is the elected one."""
+    while await _first(cluster.leading, stop):
+        async with (
+            delivering(app, senders) as delivery,
+            scheduling(jobs(app, delivery), app.settings),
+        ):
+            # App.delivery() pointed these at the local worker: the others must hear too.
+            app.conversation.on_commit = app.desk.on_commit = cluster.notify_outbox
+            cluster.on_outbox = delivery.kick
+            try:
+                await _first(cluster.stepped_down, stop)
+            finally:
+                cluster.on_outbox = lambda: None
+
+
+async def _first(event: asyncio.Event, stop: asyncio.Event) -> bool:
+    """Wait for ``event`` or ``stop``; whether it was the event (and not a stop)."""
+    if not stop.is_set() and not event.is_set():
+        waits = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(stop.wait())}
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in pending:
+            wait.cancel()
+    return event.is_set() and not stop.is_set()
+
+
+@contextlib.asynccontextmanager
 async def receiving(
     app: App, channels: Sequence[Channel]
 ) -> AsyncIterator[list[asyncio.Task[None]]]:
     """The channels receiving: the web server up when one of them mounts routes, each started,
     each one's loop running; the loops are yielded. Everything is stopped on the way out."""
     web_app = web.Application()
+    mount_health(web_app, app)  # served wherever the server runs (see below)
     mounted = [channel.name for channel in channels if channel.mount(web_app)]
     where = app.settings.web_server()
     if app.settings.web.enabled:
@@ -113,11 +179,7 @@ async def run(app: App, channels: Sequence[Channel] | None = None) -> None:
     senders = {channel.name: channel.sender() for channel in channels}
     # Receiving is entered first so that it ends last: the outbox's last sends go out before
     # the channels close their HTTP sessions.
-    async with (
-        receiving(app, channels) as loops,
-        delivering(app, senders) as delivery,
-        scheduling(jobs(app, delivery), app.settings),
-    ):
+    async with receiving(app, channels) as loops, sending(app, senders):
         terminated = asyncio.Event()
         with _on_sigterm(terminated.set):
             stop = asyncio.create_task(terminated.wait(), name="sigterm")

@@ -36,6 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
+from bot.metrics import scanned
 from handlers.outbound.jobs import Jobs
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,12 @@ def make_scheduler(jobs: Jobs, settings: Settings) -> AsyncIOScheduler:
     every = settings.deadlines.scan_seconds
     # In memory on purpose: all the state is in our tables (see above).
     scheduler = AsyncIOScheduler(timezone=tz, jobstores={"default": MemoryJobStore()})
+
+    async def scan() -> None:
+        scanned(await jobs.scan())
+
     scheduler.add_job(
-        jobs.scan,
+        scan,
         IntervalTrigger(seconds=every, timezone=tz),
         id=SCAN_JOB_ID,
         name="reminders, escalations, follow-ups, digest",

@@ -52,7 +52,7 @@ class Pace:
             # every gap (0.92 of the limit instead of 0.97). Slots stay one gap apart, and a
             # send catches up at most a tenth of a gap on its slot: the rest of the margin is
             # left for the network's jitter, so no one-second window holds more than the limit.
-            gap = self.MARGIN / self.cfg.global_per_second
+            gap = self.MARGIN / self.cfg.outbox_per_second
             slot = max(self._global_next, self.clock() - gap / 10)
             self._global_next = slot + gap
 

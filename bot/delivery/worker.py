@@ -33,6 +33,7 @@ from bot.delivery.errors import (
     TemporaryFailure,
 )
 from bot.delivery.pace import Pace
+from bot.metrics import OUTBOX_FAILED, OUTBOX_RETRIED, OUTBOX_SENT
 from handlers.i18n import Translator
 from handlers.outbound.cards import load_card_request, render_card
 from handlers.outbound.notifications import render_notification
@@ -224,6 +225,7 @@ class Delivery:
             )
             # Telegram's retry_after applies to the whole bot, not only to this chat.
             self.pace.hold_all(exc.seconds)
+            OUTBOX_RETRIED.labels(item.channel, "throttled").inc()
             return exc.seconds
         except (TemporaryFailure, TimeoutError) as exc:
             error = str(exc) or f"no answer within {self.cfg.send_timeout_seconds}s"
@@ -232,6 +234,7 @@ class Delivery:
                 await self._finished(item, OutboxStatus.FAILED, attempts, error)
                 return None
             backoff = self._backoff(attempts)
+            OUTBOX_RETRIED.labels(item.channel, "error").inc()
             await self._record(
                 item,
                 OutboxStatus.PENDING,
@@ -258,6 +261,7 @@ class Delivery:
             bot_initiated=bot_initiated,
             billing_status=progress.billing_status,
         )
+        OUTBOX_SENT.labels(item.channel).inc()
         return None
 
     async def _bot_initiated(self, sender: Sender, item: OutboxMessage) -> bool | None:
@@ -287,6 +291,7 @@ class Delivery:
         self._progress.pop(item.id, None)
         await self._record(item, status, attempts=attempts, error=error)
         if status is not OutboxStatus.SENT:
+            OUTBOX_FAILED.labels(item.channel, status.value).inc()
             await self._tell_desk(item, error or status.value)
 
     async def _tell_desk(self, item: OutboxMessage, error: str) -> None:

@@ -12,8 +12,8 @@ reveals that staff commands exist.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.desk.commands import CommandGroup, StaffCommand, command_table
 from handlers.desk.staff_ids import STAFF_IDS_TTL, StaffIds
+from handlers.desk.turn import Turn
 from handlers.formatting import department_name
 from handlers.i18n import Translator
 from handlers.parsing import parse_row_id
@@ -40,6 +41,8 @@ from models.storage.desk_queries import by_number
 
 log = logging.getLogger(__name__)
 
+__all__ = ["StaffDesk", "Turn"]
+
 TEXT_ACTIONS = {
     "needinfo": Status.NEEDS_INFO,
     "resolve": Status.RESOLVED,
@@ -48,47 +51,6 @@ TEXT_ACTIONS = {
 BUTTON_STATUS = {"accept": Status.ASSIGNED, "progress": Status.IN_PROGRESS}
 # Commands residents have too: from someone who is not staff they are simply the resident's.
 SHARED_COMMANDS = frozenset({"help"})
-
-
-@dataclass
-class Turn:
-    """One staff event being handled: who, where, in which transaction, and the answers."""
-
-    session: AsyncSession
-    staff: StaffMember
-    ev: Incoming
-    now: datetime
-    # A read-only turn runs on the read sessions (no row locks, no writes, no outbox kick).
-    read_only: bool = False
-    # In a department's group: that department. Whatever is asked there is answered for it
-    # only, so nothing of another department is posted where its staff do not work.
-    room: str | None = None
-    replies: list[Reply] = field(default_factory=list)
-    # Telegram ids whose staff rights changed, announced once the transaction is committed.
-    staff_changed: dict[int, bool] = field(default_factory=dict)
-
-    @property
-    def scope(self) -> str | None:
-        if self.room is not None:
-            return self.room
-        return None if self.staff.sees_all else self.staff.department
-
-    def can_see(self, req: Request) -> bool:
-        return self.staff.can_see(req) and self.room in (None, req.department)
-
-    @property
-    def chat(self) -> str:
-        return self.ev.chat_id or self.ev.user_id
-
-    @property
-    def actor_id(self) -> str:
-        return str(self.staff.telegram_id)
-
-    async def end_read(self) -> None:
-        """End a read-only turn's transaction (its connection goes back to the pool), for a
-        command that goes on reading in short transactions of its own (/export)."""
-        assert self.read_only
-        await self.session.commit()
 
 
 class StaffDesk:
@@ -124,12 +86,23 @@ class StaffDesk:
         self.clock = clock
         self.on_commit = on_commit
         self.on_staff_change = on_staff_change
+        # Tells the other workers (bot/cluster.py), whose in-memory lists would otherwise lag.
+        self.on_staff_marked: Callable[[int, bool], None] = lambda telegram_id, is_staff: None
+        # A staff event handled, its kind and seconds taken (bot/metrics.py counts them).
+        self.on_handled: Callable[[str, float], None] = lambda kind, seconds: None
         self.lang = settings.staff.language
 
     def t(self, key: str, /, **kw: object) -> str:
         return self.tr.t(self.lang, key, **kw)
 
     async def handle(self, ev: Incoming, event_id: str = "") -> list[Reply] | None:
+        started = time.perf_counter()
+        replies = await self._handle(ev, event_id)
+        if replies is not None:
+            self.on_handled(ev.kind.value, time.perf_counter() - started)
+        return replies
+
+    async def _handle(self, ev: Incoming, event_id: str) -> list[Reply] | None:
         """Answers for a staff event, or None when it is not one (or not from staff).
 
         ``event_id`` (Telegram's update_id) is recorded in the transaction of the action it
@@ -173,6 +146,7 @@ class StaffDesk:
         self.on_commit()
         for telegram_id, is_staff in turn.staff_changed.items():
             self.staff_ids.mark(telegram_id, is_staff)
+            self.on_staff_marked(telegram_id, is_staff)
             if self.on_staff_change is not None:
                 await self.on_staff_change(telegram_id, is_staff)
         return turn.replies

@@ -96,6 +96,8 @@ class Conversation:
         self.sessions = sessions
         # Called after a transaction that queued notifications (wakes the delivery worker).
         self.on_commit = on_commit
+        # An event answered, its kind and the seconds it took (bot/metrics.py counts them).
+        self.on_handled: Callable[[str, float], None] = lambda kind, seconds: None
         self.settings = settings
         self.tr = tr or translator()
         self.clock = clock
@@ -114,6 +116,13 @@ class Conversation:
 
     async def handle(self, ev: Incoming, event_id: str = "") -> list[Reply]:
         """Answer one event. ``event_id`` (e.g. Telegram's update_id) makes re-deliveries no-ops."""
+        started = time.perf_counter()
+        try:
+            return await self._answer(ev, event_id)
+        finally:
+            self.on_handled(ev.kind.value, time.perf_counter() - started)
+
+    async def _answer(self, ev: Incoming, event_id: str) -> list[Reply]:
         key = (ev.channel, ev.user_id)
         verdict = self.flood.check(key)
         if verdict != "ok":

@@ -42,3 +42,15 @@ async def viber_usage(session: AsyncSession, since: datetime) -> tuple[int, int]
     )
     found = {flag: int(n) for flag, n in rows.all()}
     return found.get(False, 0), found.get(True, 0)
+
+
+async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """How many messages wait to be sent, and when the oldest of them was queued."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(OutboxMessage.created_at)).where(
+                OutboxMessage.status == OutboxStatus.PENDING
+            )
+        )
+    ).one()
+    return int(row[0]), row[1]

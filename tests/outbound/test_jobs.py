@@ -460,7 +460,7 @@ def test_one_interval_job_without_a_persistent_store(cfg: Settings, charts: Path
     scheduler = make_scheduler(jobs, cfg)
     [job] = scheduler.get_jobs()
     assert job.id == SCAN_JOB_ID
-    assert job.func == jobs.scan
+    assert job.name == "reminders, escalations, follow-ups, digest"
     assert job.trigger.interval == timedelta(seconds=45)
     assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 45)
     assert [type(s).__name__ for s in scheduler._jobstores.values()] == ["MemoryJobStore"]
