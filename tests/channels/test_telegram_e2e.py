@@ -131,3 +131,29 @@ async def test_a_redelivered_update_is_handled_once(
         await h.step(USER, srv.callback_update(USER, "lang:en"))
         texts = h.bot_texts(USER)
     assert sum("Choose your language" in t for t in texts) == 1
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_an_answer_telegram_throttles_is_waited_out_not_lost(
+    mode: str,
+    srv: FakeTelegramServer,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Issue 12: while a fan-out keeps Telegram busy, a resident's next step met a 429 and
+    they never saw its answer. Now the answer waits as Telegram asks and arrives, once; the
+    webhook is answered 200 (never a 500 that would make Telegram send the update again).
+    After a 429 the webhook's own HTTP answer is not used for a while: Telegram drops a
+    throttled method there without telling the bot."""
+    async with running_bot(srv, engine, sessions, settings, mode) as h:
+        await h.step(USER, srv.message_update(USER, "/start"))
+        srv.fail_next("sendMessage", 1, 429, retry_after=1)
+        [welcome] = await h.step(USER, srv.callback_update(USER, "lang:en"))
+        assert "What would you like to do?" in welcome
+        srv.fail_next("sendMessage", 1, 429, retry_after=1)
+        [categories] = await h.step(USER, srv.message_update(USER, "/new"))
+        assert "What is it about" in categories
+        throttled = [c for c in srv.calls_of("sendMessage") if c.status == 429]
+        assert len(throttled) == 2 and not any(c.via_webhook_response for c in throttled)
+        assert len(h.bot_texts(USER)) == 3  # each answer once

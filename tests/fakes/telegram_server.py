@@ -1336,7 +1336,10 @@ class FakeTelegramServer:
         if fault is None and rnd and method in rnd.methods and rnd.rng.random() < rnd.rate:
             kind = rnd.rng.choice(rnd.kinds)
             status: int | Literal["timeout"] = "timeout" if kind == "timeout" else int(kind)
-            fault = _Fault(status, rnd.retry_after, None, rnd.delay)
+            # Only a flood-control answer carries retry_after (Bot API, "Making requests":
+            # ResponseParameters.retry_after is for "flood control exceeded").
+            retry_after = rnd.retry_after if status == 429 else None
+            fault = _Fault(status, retry_after, None, rnd.delay)
         if fault is None:
             return
         if fault.status == "timeout":

@@ -31,7 +31,7 @@ from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import ClientError, web
 
 from bot.channels.base import ChannelSpec
-from bot.channels.telegram.client import make_bot
+from bot.channels.telegram.client import answering, make_bot, throttled_recently
 from bot.channels.telegram.commands import forget_commands, register_commands
 from bot.channels.telegram.json_session import JsonAnswerHandler
 from bot.channels.telegram.polling import Poller
@@ -160,14 +160,16 @@ class TelegramChannel:
             )
             answer = await self.desk.handle(staff_ev, event_id=str(event_update.update_id))
             if answer is not None:
-                async with _answering(message.chat.id):
+                async with _answering(message.chat.id, wait_out=False):
                     await self.send(message.chat.id, answer, reply_to=message.message_id)
                 return None
         if not private:
             return None
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
         async with _answering(message.chat.id):
-            return await self.send(message.chat.id, coalesce(replies), answer_last=True)
+            return await self.send(
+                message.chat.id, coalesce(replies), answer_last=not throttled_recently(self.bot)
+            )
         return None
 
     async def on_callback(self, query: CallbackQuery, event_update: Update) -> AnswerCallbackQuery:
@@ -191,7 +193,7 @@ class TelegramChannel:
                 ev, user_id=str(user.id), chat_id=str(chat.id), group=chat.type != ChatType.PRIVATE
             )
             staff_replies = await self.desk.handle(staff_ev, event_id=str(event_update.update_id))
-            async with _answering(chat.id):
+            async with _answering(chat.id, wait_out=False):
                 for reply in staff_replies or []:
                     if staff_ev.group and reply.force_reply:
                         await self._post_prompt(chat.id, reply, user)
@@ -301,12 +303,16 @@ class TelegramChannel:
 
 
 @contextlib.asynccontextmanager
-async def _answering(chat_id: int | str) -> AsyncIterator[None]:
+async def _answering(chat_id: int | str, *, wait_out: bool = True) -> AsyncIterator[None]:
     """A direct answer Telegram refused (429 in a surge, a 5xx, the network): what the event
     did is committed either way, and the update must not fail for it, which in webhook mode
     would make Telegram send it again only to be recognised as done. Said in the log, once."""
     try:
-        yield
+        # A resident's answer waits out a 429 (client.WaitOutRetryAfter): their dialog must go
+        # on. A staff member's confirmation does not hold up their next command for it: the
+        # action is done, and the card shows it.
+        with answering() if wait_out else contextlib.nullcontext():
+            yield
     except (TelegramAPIError, ClientError, TimeoutError) as exc:
         log.warning("answer to chat %s not sent: %s", chat_id, exc)
 

@@ -25,6 +25,8 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiohttp import ClientError
 
+from bot.channels.telegram.client import answering
+
 log = logging.getLogger(__name__)
 
 LONG_POLL_SECONDS = 25
@@ -117,7 +119,8 @@ class Poller:
                 # A handler's returned method (the last reply, a callback's answer) goes out the
                 # way aiogram's own polling sends it.
                 if isinstance(answer, TelegramMethod):
-                    await self.dispatcher.silent_call_request(self.bot, answer)
+                    with answering():  # a 429 on it is waited out, as on every answer
+                        await self.dispatcher.silent_call_request(self.bot, answer)
             except Exception:
                 # Handlers answer failures themselves; this is a bug, and an update that
                 # fails for good must not hold back every later one.
