@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import metrics
 from bot.cluster import Cluster
 from bot.config import Env, Settings, load_settings
 from bot.delivery import Delivery, Sender
@@ -76,8 +75,6 @@ async def build_app(env: Env | None = None, *, migrate: bool = True) -> App:
     desk = StaffDesk(
         sessions, settings, conversation.tr, read_sessions=read_session_factory(read_engine)
     )
-    conversation.on_handled = metrics.dialog_handled
-    desk.on_handled = metrics.desk_handled
     if migrate:
         await desk.load_staff()
     return App(env, settings, engine, sessions, conversation, desk, read_engine=read_engine)

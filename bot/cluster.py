@@ -108,7 +108,7 @@ class Cluster:
         while not stop.is_set():
             try:
                 await self._connected_round(stop)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
                 log.warning("cluster connection lost: %s", exc)
             finally:
                 await self._disconnect()

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 from aiohttp import web
 
+from bot import metrics
 from bot.app import App
 from bot.channels.base import Channel
 from bot.channels.registry import CHANNELS, channel_problems, enabled_specs
@@ -177,6 +178,8 @@ async def run(app: App, channels: Sequence[Channel] | None = None) -> None:
     if not channels:
         raise ConfigError("no channel is enabled")
     senders = {channel.name: channel.sender() for channel in channels}
+    app.conversation.on_handled = metrics.dialog_handled
+    app.desk.on_handled = metrics.desk_handled
     # Receiving is entered first so that it ends last: the outbox's last sends go out before
     # the channels close their HTTP sessions.
     async with receiving(app, channels) as loops, sending(app, senders):
