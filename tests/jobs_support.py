@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -112,7 +111,6 @@ def make_jobs(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
     clock: Clock,
-    charts: Path,
     kicks: list[int] | None = None,
 ) -> Jobs:
     return Jobs(
@@ -121,7 +119,6 @@ def make_jobs(
         translator(),
         clock=clock,
         on_enqueued=(lambda: kicks.append(1)) if kicks is not None else None,
-        charts_dir=charts,
     )
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -241,27 +240,15 @@ def chart_labels(settings: CityConfig, tr: Translator, day: date) -> ChartLabels
     )
 
 
-def chart_path(charts_dir: Path, day: date) -> Path:
-    return charts_dir / f"digest-{day.isoformat()}.png"
-
-
-def make_chart(settings: CityConfig, tr: Translator, data: DigestData, charts_dir: Path) -> Path:
-    """Draw the day's chart (blocking: run it in a thread) and drop charts older than
-    :data:`CHARTS_KEPT`, whose messages went out long ago."""
+def make_chart(settings: CityConfig, tr: Translator, data: DigestData) -> bytes:
+    """Draw the day's chart as a PNG (blocking: run it in a thread)."""
     lang = settings.staff.language
     rows = [
         (department_name(settings, lang, code), fig)
         for code, fig in ranked(settings, data)
         if fig.open
     ]
-    path = render_chart(
-        rows, chart_labels(settings, tr, data.day), chart_path(charts_dir, data.day)
-    )
-    oldest_kept = chart_path(charts_dir, data.day - CHARTS_KEPT).name
-    for old in charts_dir.glob("digest-*.png"):
-        if old.name < oldest_kept:
-            old.unlink(missing_ok=True)
-    return path.resolve()
+    return render_chart(rows, chart_labels(settings, tr, data.day))
 
 
 async def admin_chats(session: AsyncSession, settings: CityConfig) -> list[str]:
@@ -276,10 +263,13 @@ async def admin_chats(session: AsyncSession, settings: CityConfig) -> list[str]:
     return list(dict.fromkeys(str(i) for i in [*settings.staff.admins, *stored]))
 
 
-def digest_body(settings: CityConfig, text: str, chart: Path | None = None) -> dict[str, object]:
+def digest_body(
+    settings: CityConfig, text: str, chart_day: date | None = None
+) -> dict[str, object]:
+    """A digest message; with ``chart_day`` it shows that day's chart (``digest_charts``)."""
     return {
         "event": "digest",
         "text": text,
-        "chart": str(chart) if chart else None,
+        "chart_day": chart_day.isoformat() if chart_day else None,
         "lang": settings.staff.language,
     }

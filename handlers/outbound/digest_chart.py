@@ -9,12 +9,10 @@ matplotlib, has the Cyrillic letters. The picture is always WIDTH × HEIGHT pixe
 
 from __future__ import annotations
 
-import os
+import io
 import textwrap
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from models.storage.digest_queries import DepartmentFigures
 
@@ -50,14 +48,8 @@ def segments(fig: DepartmentFigures) -> dict[str, int]:
     }
 
 
-def render_chart(
-    rows: Sequence[tuple[str, DepartmentFigures]], labels: ChartLabels, path: Path
-) -> Path:
-    """Draw ``rows`` (department name, figures; the first is drawn at the top) into ``path``.
-
-    The file is written next to its final name and moved into place, so a reader (or a second
-    scheduler drawing the same chart) never sees half a picture.
-    """
+def render_chart(rows: Sequence[tuple[str, DepartmentFigures]], labels: ChartLabels) -> bytes:
+    """Draw ``rows`` (department name, figures; the first is drawn at the top) as a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -120,8 +112,6 @@ def render_chart(
     else:
         ax.set_yticks([])
         ax.text(0.5, 0.5, labels.empty, transform=ax.transAxes, ha="center", va="center")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    figure.savefig(partial, format="png", dpi=DPI)
-    os.replace(partial, path)
-    return path
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=DPI)
+    return out.getvalue()

@@ -36,13 +36,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.i18n import Translator
 from handlers.outbound.digest import (
+    CHARTS_KEPT,
     admin_chats,
     department_text,
     digest_body,
@@ -72,12 +72,12 @@ from models.domain.scheduling import (
 from models.domain.status import Status
 from models.domain.tables import Actor, EventKind, JobRun, Request, RequestEvent
 from models.storage.dedupe import SEEN_KEPT, forget_seen_before
+from models.storage.digest_queries import keep_chart
 from models.storage.migrate import optimize
 
 log = logging.getLogger(__name__)
 
 DIGEST_JOB = "digest"
-DEFAULT_CHARTS_DIR = "data/charts"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -92,15 +92,12 @@ class Jobs:
         tr: Translator,
         clock: Callable[[], datetime] = utcnow,
         on_enqueued: Callable[[], None] | None = None,
-        *,
-        charts_dir: str | Path = DEFAULT_CHARTS_DIR,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.tr = tr
         self.clock = clock
         self.on_enqueued = on_enqueued
-        self.charts_dir = Path(charts_dir)
         self._busy = asyncio.Lock()
         cfg = settings.deadlines
         self.repeat = timedelta(hours=cfg.escalation_repeat_hours)
@@ -265,14 +262,12 @@ class Jobs:
             data = await gather(session, self.settings, now)
             admins = await admin_chats(session, self.settings)
             await session.rollback()
-        chart: Path | None = None
+        chart: bytes | None = None
         if admins:
             # Drawn before the claim and outside any transaction: a chart takes a moment, and
             # SQLite would hold every writer back meanwhile. Without a chart, the text still goes.
             try:
-                chart = await asyncio.to_thread(
-                    make_chart, self.settings, self.tr, data, self.charts_dir
-                )
+                chart = await asyncio.to_thread(make_chart, self.settings, self.tr, data)
             except Exception:
                 log.exception("digest chart failed; the digest goes without it")
         messages: list[tuple[str, dict[str, object]]] = []
@@ -283,10 +278,13 @@ class Jobs:
             if text is not None:
                 messages.append((str(dept.telegram_chat_id), digest_body(self.settings, text)))
         overview = overview_text(self.settings, self.tr, data)
-        messages += [(chat, digest_body(self.settings, overview, chart)) for chat in admins]
+        chart_day = data.day if chart is not None else None
+        messages += [(chat, digest_body(self.settings, overview, chart_day)) for chat in admins]
         async with self.sessions() as session, session.begin():
             if not await claim_slot(session, DIGEST_JOB, slot):
                 return 0
+            if chart is not None:
+                await keep_chart(session, data.day, chart, since=data.day - CHARTS_KEPT)
             for chat, body in messages:
                 enqueue(session, "telegram", chat, body, now=now)
         log.info("digest for %s: %s messages", data.day, len(messages))

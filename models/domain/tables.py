@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -236,3 +238,14 @@ class JobRun(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_slot: Mapped[datetime]
+
+
+class DigestChart(Base):
+    """The picture of a day's digest, kept with the messages that show it: whichever worker
+    sends them (another machine, after a restart) finds it here, not in a local file."""
+
+    __tablename__ = "digest_charts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.domain.base import as_utc
 from models.domain.status import BUCKETS, CLOCK_RUNNING
-from models.domain.tables import Request
+from models.domain.tables import DigestChart, Request
 
 MEDIAN_WINDOW = timedelta(days=30)
 
@@ -207,3 +207,15 @@ async def within_deadline(
         .group_by(Request.department)
     )
     return {dept: (int(ok or 0), int(total)) for dept, ok, total in rows}
+
+
+async def keep_chart(session: AsyncSession, day: date, png: bytes, *, since: date) -> None:
+    """Store the day's chart (replacing one drawn before) and drop those before ``since``,
+    whose messages went out long ago."""
+    await session.execute(delete(DigestChart).where(DigestChart.day < since))
+    await session.merge(DigestChart(day=day, png=png))
+
+
+async def chart_png(session: AsyncSession, day: date) -> bytes | None:
+    found = await session.get(DigestChart, day)
+    return found.png if found is not None else None

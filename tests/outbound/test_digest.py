@@ -5,7 +5,6 @@ set, and the administrators' PNG chart."""
 from __future__ import annotations
 
 import asyncio
-import os
 import struct
 import warnings
 from collections.abc import AsyncIterator
@@ -27,8 +26,8 @@ from handlers.outbound.jobs import DIGEST_JOB
 from models.domain.base import as_utc
 from models.domain.staff import Role, put_staff
 from models.domain.status import Status
-from models.domain.tables import JobRun
-from models.storage.digest_queries import digest_figures, oldest_overdue
+from models.domain.tables import DigestChart, JobRun
+from models.storage.digest_queries import chart_png, digest_figures, oldest_overdue
 from models.storage.engine import create_engine, session_factory
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.jobs_support import (
@@ -60,11 +59,6 @@ def cfg(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def charts(tmp_path: Path) -> Path:
-    return tmp_path / "charts"
-
-
-@pytest.fixture
 async def second_engine(db_url: str, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     other = create_engine(db_url)
     yield other
@@ -77,10 +71,6 @@ def png_size(data: bytes) -> tuple[int, int]:
     assert (length, kind) == (13, b"IHDR"), "the first chunk is IHDR"
     width, height = struct.unpack(">II", data[16:24])
     return width, height
-
-
-def png_file_size(path: Path) -> tuple[int, int]:
-    return png_size(path.read_bytes())
 
 
 def digests(got: list[Got]) -> list[Got]:
@@ -102,11 +92,10 @@ async def test_a_bot_down_across_the_digest_time_sends_it_once_on_return(
     sessions: async_sessionmaker[AsyncSession],
     second_engine: AsyncEngine,
     cfg: Settings,
-    charts: Path,
 ) -> None:
     await add(sessions, created=at(-1, 12), deadline=at(6, 12))
     clock = Clock(at(0, 8, 59))
-    jobs = make_jobs(sessions, cfg, clock, charts)
+    jobs = make_jobs(sessions, cfg, clock)
     assert (await jobs.scan())["digest"] == 0
 
     clock.now = at(0, 11, 0)  # down from 08:59 to 11:00
@@ -116,7 +105,7 @@ async def test_a_bot_down_across_the_digest_time_sends_it_once_on_return(
 
     # A restart (new engine, new Jobs), then more scans the same day: nothing more.
     clock.move(minutes=5)
-    restarted = make_jobs(session_factory(second_engine), cfg, clock, charts)
+    restarted = make_jobs(session_factory(second_engine), cfg, clock)
     assert (await restarted.scan())["digest"] == 0
     clock.move(hours=12)
     assert (await jobs.scan())["digest"] == 0
@@ -131,10 +120,10 @@ async def test_a_bot_down_across_the_digest_time_sends_it_once_on_return(
 
 
 async def test_days_missed_entirely_are_skipped(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     clock = Clock(at(0, 9, 0))
-    jobs = make_jobs(sessions, cfg, clock, charts)
+    jobs = make_jobs(sessions, cfg, clock)
     assert (await jobs.scan())["digest"] == 1  # only the administrator: no department data
 
     clock.now = at(3, 8, 0)  # down for days; back before today's digest time
@@ -157,12 +146,11 @@ async def test_two_schedulers_at_the_digest_time_send_it_once(
     sessions: async_sessionmaker[AsyncSession],
     second_engine: AsyncEngine,
     cfg: Settings,
-    charts: Path,
 ) -> None:
     await add(sessions, created=at(-1, 12), deadline=at(6, 12), department="roads")
     clock = Clock(at(0, 9, 0))
-    one = make_jobs(sessions, cfg, clock, charts)
-    two = make_jobs(session_factory(second_engine), cfg, clock, charts)
+    one = make_jobs(sessions, cfg, clock)
+    two = make_jobs(session_factory(second_engine), cfg, clock)
     a, b = await asyncio.gather(one.scan(), two.scan())
     assert sorted([a["digest"], b["digest"]]) == [0, 2]
     sent = digests(await outbox(sessions, cfg))
@@ -260,10 +248,10 @@ Overdue the longest:
 
 
 async def test_the_digest_of_a_known_data_set(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     await known_data(sessions)
-    jobs = make_jobs(sessions, cfg, Clock(at(0, 9, 30)), charts)
+    jobs = make_jobs(sessions, cfg, Clock(at(0, 9, 30)))
     # (The same scan escalates the overdue ones; only the digest is looked at here.)
     assert (await jobs.scan())["digest"] == 3
     sent = {g.recipient: g for g in digests(await outbox(sessions, cfg))}
@@ -274,12 +262,12 @@ async def test_the_digest_of_a_known_data_set(
     # Departments get text only; the administrators' digest comes with the chart.
     lighting = sent[LIGHTING_CHAT].reply
     assert lighting is not None and lighting.photos == []
-    admin = sent[ADMIN].reply
-    assert admin is not None
-    chart = Path(str(sent[ADMIN].body["chart"]))
-    assert admin.photos == [f"file:{chart}"]
-    assert chart.is_absolute() and chart.parent.name == charts.name
-    assert png_file_size(chart) == (WIDTH, HEIGHT) == (1000, 600)
+    # Its chart is kept in the database: whichever worker sends it (another machine, after a
+    # restart) finds it there, not in a file of the worker that drew it.
+    assert sent[ADMIN].body["chart_day"] == D_DATE.isoformat()
+    async with sessions() as session:
+        png = await chart_png(session, D_DATE)
+    assert png is not None and png_size(png) == (WIDTH, HEIGHT) == (1000, 600)
 
 
 async def test_the_figures_can_be_scoped_to_one_department(
@@ -307,10 +295,10 @@ async def test_the_figures_can_be_scoped_to_one_department(
 
 
 async def test_nothing_to_report_means_no_department_digest(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     await add(sessions, status=Status.CLOSED, created=at(-60), resolved=at(-59), department="roads")
-    jobs = make_jobs(sessions, cfg, Clock(at(0, 9)), charts)
+    jobs = make_jobs(sessions, cfg, Clock(at(0, 9)))
     await jobs.scan()
     [only] = digests(await outbox(sessions, cfg))
     assert only.recipient == ADMIN
@@ -318,24 +306,25 @@ async def test_nothing_to_report_means_no_department_digest(
 
 
 async def test_stored_administrators_get_the_overview_too(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     cfg = job_settings(settings)  # no bootstrap administrators
     async with sessions() as session, session.begin():
         await put_staff(session, 700_777, Role.ADMIN, None, added_by=0)
         await put_staff(session, 700_888, Role.OPERATOR, None, added_by=0)
-    await make_jobs(sessions, cfg, Clock(at(0, 9)), charts).scan()
+    await make_jobs(sessions, cfg, Clock(at(0, 9))).scan()
     assert [g.recipient for g in digests(await outbox(sessions, cfg))] == ["700777"]
 
 
 async def test_no_administrators_no_chart(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
     cfg = job_settings(settings)
     await add(sessions, created=at(-1), deadline=at(6))
-    await make_jobs(sessions, cfg, Clock(at(0, 9)), charts).scan()
+    await make_jobs(sessions, cfg, Clock(at(0, 9))).scan()
     assert [g.recipient for g in digests(await outbox(sessions, cfg))] == [LIGHTING_CHAT]
-    assert not await asyncio.to_thread(charts.exists)
+    async with sessions() as session:
+        assert await chart_png(session, D_DATE) is None
 
 
 # --- the chart ------------------------------------------------------------------------------
@@ -354,37 +343,27 @@ async def test_the_chart_is_a_png_of_the_fixed_size_with_cyrillic_labels(
     rows = [("Міське освітлення", fig) for _, fig in ranked(cfg, data)]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a missing glyph would be a warning
-        path = render_chart(rows, labels, tmp_path / "direct.png")
-    assert png_file_size(path) == (1000, 600)
-    made = make_chart(cfg, tr, data, tmp_path / "charts")
-    assert made.name == "digest-2026-03-10.png"
-    assert png_file_size(made) == (1000, 600)
-    assert os.listdir(made.parent) == [made.name], "no temporary file left"
+        png = render_chart(rows, labels)
+    assert png_size(png) == (1000, 600)
+    assert png_size(make_chart(cfg, tr, data)) == (1000, 600)
 
 
 def test_an_empty_chart_is_still_a_chart(tmp_path: Path, settings: Settings) -> None:
     labels = chart_labels(job_settings(settings, staff_language="ru"), translator(), D_DATE)
-    path = render_chart([], labels, tmp_path / "empty.png")
-    assert png_size(path.read_bytes()) == (1000, 600)
+    assert png_size(render_chart([], labels)) == (1000, 600)
 
 
-def test_old_charts_are_removed(tmp_path: Path, settings: Settings) -> None:
-    from handlers.outbound.digest import DigestData
-    from models.storage.digest_queries import DepartmentFigures, Figures
-
-    charts = tmp_path / "charts"
-    charts.mkdir()
-    for name in ("digest-2026-01-01.png", "digest-2026-02-08.png", "digest-2026-02-09.png"):
-        (charts / name).write_bytes(b"old")
-    data = DigestData(
-        day=D_DATE, now=at(0, 9), figures=Figures({}, DepartmentFigures("")), oldest=[]
-    )
-    made = make_chart(job_settings(settings), translator(), data, charts)
-    assert sorted(p.name for p in charts.iterdir()) == [
-        "digest-2026-02-08.png",
-        "digest-2026-02-09.png",
-        made.name,
-    ]
+async def test_old_charts_are_removed(
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
+) -> None:
+    async with sessions() as session, session.begin():
+        for day in (date(2026, 1, 1), D_DATE - timedelta(days=30), D_DATE - timedelta(days=29)):
+            session.add(DigestChart(day=day, png=b"old"))
+    await add(sessions, created=at(-1), deadline=at(6))
+    await make_jobs(sessions, cfg, Clock(at(0, 9))).scan()
+    async with sessions() as session:
+        kept = list(await session.scalars(select(DigestChart.day).order_by(DigestChart.day)))
+    assert kept == [D_DATE - timedelta(days=30), D_DATE - timedelta(days=29), D_DATE]
 
 
 async def test_the_digest_time_is_configurable(settings: Settings) -> None:
@@ -396,10 +375,10 @@ async def test_the_digest_time_is_configurable(settings: Settings) -> None:
 
 
 async def test_the_digest_reaches_telegram_with_the_chart_uploaded(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     await known_data(sessions)
-    assert await make_jobs(sessions, cfg, Clock(at(0, 9, 30)), charts).digest(at(0, 9, 30)) == 3
+    assert await make_jobs(sessions, cfg, Clock(at(0, 9, 30))).digest(at(0, 9, 30)) == 3
     cfg = cfg.model_copy(
         update={"delivery": cfg.delivery.model_copy(update={"group_per_minute": 6000})}
     )
@@ -425,11 +404,13 @@ async def test_the_digest_reaches_telegram_with_the_chart_uploaded(
 
 
 async def test_a_chart_that_cannot_be_drawn_does_not_hold_the_digest_back(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, tmp_path: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    blocked = tmp_path / "not-a-folder"
-    await asyncio.to_thread(blocked.write_text, "a file where the charts folder should be")
-    await make_jobs(sessions, cfg, Clock(at(0, 9)), blocked).scan()
+    def broken(*_args: object, **_kw: object) -> None:
+        raise RuntimeError("matplotlib could not write the picture")
+
+    monkeypatch.setattr("matplotlib.figure.Figure.savefig", broken)
+    await make_jobs(sessions, cfg, Clock(at(0, 9))).scan()
     [only] = digests(await outbox(sessions, cfg))
-    assert only.recipient == ADMIN and only.body["chart"] is None
+    assert only.recipient == ADMIN and only.body["chart_day"] is None
     assert only.reply is not None and only.reply.photos == []

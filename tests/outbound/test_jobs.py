@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -51,11 +50,6 @@ def cfg(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def charts(tmp_path: Path) -> Path:
-    return tmp_path / "charts"
-
-
-@pytest.fixture
 async def second_engine(db_url: str, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
     """Another engine over the same database: a restarted bot, or a second process."""
     other = create_engine(db_url)
@@ -68,7 +62,7 @@ def t(key: str, lang: str = "en", /, **kw: object) -> str:
 
 
 async def test_reminder_at_three_quarters_of_the_time_once(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     req = await add(sessions, created=T0, start_clock=cfg)
     stored = await load(sessions, req.id)
@@ -77,7 +71,7 @@ async def test_reminder_at_three_quarters_of_the_time_once(
     assert as_utc(stored.remind_at) == T0 + timedelta(days=5, hours=6)
     clock = Clock(T0 + timedelta(days=5, hours=5, minutes=59))
     kicks: list[int] = []
-    jobs = make_jobs(sessions, cfg, clock, charts, kicks)
+    jobs = make_jobs(sessions, cfg, clock, kicks)
 
     assert (await jobs.scan())["reminders"] == 0
     assert of(await outbox(sessions, cfg), "desk_reminder") == []
@@ -101,10 +95,10 @@ async def test_reminder_at_three_quarters_of_the_time_once(
 
 
 async def test_a_reminder_found_after_the_deadline_gives_way_to_the_escalation(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     await add(sessions, created=T0, start_clock=cfg)
-    jobs = make_jobs(sessions, cfg, Clock(T0 + timedelta(days=8)), charts)  # down all along
+    jobs = make_jobs(sessions, cfg, Clock(T0 + timedelta(days=8)))  # down all along
     done = await jobs.scan()
     assert done["reminders"] == 1 and done["escalations"] == 1
     got = await outbox(sessions, cfg)
@@ -113,7 +107,7 @@ async def test_a_reminder_found_after_the_deadline_gives_way_to_the_escalation(
 
 
 async def test_escalation_when_overdue_repeated_until_resolved(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     req = await add(
         sessions,
@@ -123,7 +117,7 @@ async def test_escalation_when_overdue_repeated_until_resolved(
         remind=T0 + timedelta(hours=18),
     )
     clock = Clock(T0 + timedelta(hours=23, minutes=59))
-    jobs = make_jobs(sessions, cfg, clock, charts)
+    jobs = make_jobs(sessions, cfg, clock)
     await jobs.scan()
     first = await outbox(sessions, cfg)
     assert of(first, "desk_overdue") == []
@@ -186,18 +180,17 @@ async def test_restart_sends_each_reminder_and_escalation_once(
     sessions: async_sessionmaker[AsyncSession],
     second_engine: AsyncEngine,
     cfg: Settings,
-    charts: Path,
 ) -> None:
     reminded = await add(sessions, created=T0, start_clock=cfg)
     overdue = await add(
         sessions, created=T0 - timedelta(days=8), start_clock=cfg, status=Status.ASSIGNED
     )
     clock = Clock(T0 + timedelta(days=5, hours=7))
-    await make_jobs(sessions, cfg, clock, charts).scan()
+    await make_jobs(sessions, cfg, clock).scan()
 
     # The bot restarts: a new process, a new engine, a new Jobs; the clock has moved on a bit.
     clock.move(minutes=1)
-    restarted = make_jobs(session_factory(second_engine), cfg, clock, charts)
+    restarted = make_jobs(session_factory(second_engine), cfg, clock)
     done = await restarted.scan()
     assert done["reminders"] == 0 and done["escalations"] == 0
 
@@ -214,13 +207,12 @@ async def test_two_schedulers_at_once_send_once(
     sessions: async_sessionmaker[AsyncSession],
     second_engine: AsyncEngine,
     cfg: Settings,
-    charts: Path,
 ) -> None:
     reqs = [await add(sessions, created=T0, start_clock=cfg) for _ in range(5)]
     late = [await add(sessions, created=T0 - timedelta(days=7), start_clock=cfg) for _ in range(5)]
     clock = Clock(T0 + timedelta(days=5, hours=7))
-    one = make_jobs(sessions, cfg, clock, charts)
-    two = make_jobs(session_factory(second_engine), cfg, clock, charts)
+    one = make_jobs(sessions, cfg, clock)
+    two = make_jobs(session_factory(second_engine), cfg, clock)
 
     a, b = await asyncio.gather(one.scan(), two.scan())
     assert a["reminders"] + b["reminders"] == 5 + 5  # the late ones are claimed, not sent
@@ -238,7 +230,7 @@ async def test_two_schedulers_at_once_send_once(
 
 
 async def test_unanswered_is_it_fixed_reminded_once_then_closed_unconfirmed(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     resolved_at = T0
     req = await add(
@@ -251,7 +243,7 @@ async def test_unanswered_is_it_fixed_reminded_once_then_closed_unconfirmed(
         lang="uk",
     )
     clock = Clock(resolved_at + timedelta(days=3) - timedelta(minutes=1))
-    jobs = make_jobs(sessions, cfg, clock, charts)
+    jobs = make_jobs(sessions, cfg, clock)
     assert (await jobs.scan())["fix_followups"] == 0
 
     clock.move(minutes=1)
@@ -309,7 +301,7 @@ async def test_unanswered_is_it_fixed_reminded_once_then_closed_unconfirmed(
 
 
 async def test_the_follow_up_buttons_work(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     req = await add(
         sessions,
@@ -320,7 +312,7 @@ async def test_the_follow_up_buttons_work(
         channel="test",
     )
     clock = Clock(T0 + timedelta(days=3))
-    jobs = make_jobs(sessions, cfg, clock, charts)
+    jobs = make_jobs(sessions, cfg, clock)
     await jobs.scan()
     follow = of(await outbox(sessions, cfg), "fix_followup")
     assert len(follow) == 1 and follow[0].reply is not None
@@ -338,7 +330,7 @@ async def test_the_follow_up_buttons_work(
 
 
 async def test_unanswered_question_reminded_once_then_closed(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     assert Status.CLOSED in TRANSITIONS[Status.NEEDS_INFO]
     question = "Which pole exactly — the one by the bus stop?"
@@ -355,7 +347,7 @@ async def test_unanswered_question_reminded_once_then_closed(
         assert resident is not None
         resident.awaiting_request_id = None  # e.g. since asked about another request
     clock = Clock(T0 + timedelta(days=7) - timedelta(seconds=1))
-    jobs = make_jobs(sessions, cfg, clock, charts)
+    jobs = make_jobs(sessions, cfg, clock)
     assert (await jobs.scan())["needinfo_followups"] == 0
 
     clock.move(seconds=1)
@@ -403,17 +395,17 @@ async def test_unanswered_question_reminded_once_then_closed(
 
 
 async def test_a_question_without_text_is_still_followed_up(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     req = await add(sessions, status=Status.NEEDS_INFO, created=T0, waiting_since=T0)
-    await make_jobs(sessions, cfg, Clock(T0 + timedelta(days=8)), charts).scan()
+    await make_jobs(sessions, cfg, Clock(T0 + timedelta(days=8))).scan()
     got = of(await outbox(sessions, cfg), "needinfo_followup")
     assert len(got) == 1
     assert got[0].text.startswith(t("notify.needinfo_followup_plain", number=req.number))
 
 
 async def test_a_forgotten_resident_is_not_written_to_but_the_request_closes(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     req = await add(
         sessions, status=Status.RESOLVED, created=T0, resolved=T0, waiting_since=T0, lang="ru"
@@ -423,7 +415,7 @@ async def test_a_forgotten_resident_is_not_written_to_but_the_request_closes(
         assert resident is not None
         resident.external_id = None
     clock = Clock(T0 + timedelta(days=3))
-    jobs = make_jobs(sessions, cfg, clock, charts)
+    jobs = make_jobs(sessions, cfg, clock)
     await jobs.scan()
     clock.move(days=3)
     await jobs.scan()
@@ -438,10 +430,10 @@ async def test_a_forgotten_resident_is_not_written_to_but_the_request_closes(
 
 
 async def test_a_failing_step_does_not_stop_the_others(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     await add(sessions, created=T0, start_clock=cfg)
-    jobs = make_jobs(sessions, cfg, Clock(T0 + timedelta(days=5, hours=7)), charts)
+    jobs = make_jobs(sessions, cfg, Clock(T0 + timedelta(days=5, hours=7)))
 
     async def broken(_: object) -> int:
         raise RuntimeError("boom")
@@ -454,9 +446,9 @@ async def test_a_failing_step_does_not_stop_the_others(
 # --- the scheduler ------------------------------------------------------------------------
 
 
-def test_one_interval_job_without_a_persistent_store(cfg: Settings, charts: Path) -> None:
+def test_one_interval_job_without_a_persistent_store(cfg: Settings) -> None:
     cfg = job_settings(cfg, scan_seconds=45)
-    jobs = make_jobs(session_factory(create_engine("sqlite+aiosqlite://")), cfg, Clock(T0), charts)
+    jobs = make_jobs(session_factory(create_engine("sqlite+aiosqlite://")), cfg, Clock(T0))
     scheduler = make_scheduler(jobs, cfg)
     [job] = scheduler.get_jobs()
     assert job.id == SCAN_JOB_ID
@@ -467,10 +459,10 @@ def test_one_interval_job_without_a_persistent_store(cfg: Settings, charts: Path
 
 
 async def test_scheduling_scans_at_start_and_stops_cleanly(
-    sessions: async_sessionmaker[AsyncSession], cfg: Settings, charts: Path
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
 ) -> None:
     await add(sessions, created=T0, start_clock=cfg)
-    jobs = make_jobs(sessions, cfg, Clock(T0 + timedelta(days=5, hours=7)), charts)
+    jobs = make_jobs(sessions, cfg, Clock(T0 + timedelta(days=5, hours=7)))
     scanned = asyncio.Event()
     real_scan = jobs.scan
 
