@@ -22,10 +22,22 @@ class Pace:
     comes late is not followed by the ones it held up all at once."""
 
     MARGIN = 1.04
+    # Telegram counts the answers to residents' steps too (sent at once, not through here):
+    # ``crowd`` is the bot's load (bot/channels/telegram/traffic.py: the last second's
+    # messages, answers included), and the outbox waits while that is within CROWD_ROOM of the
+    # limit: room for the answers that come in the next instant. Answers first.
+    CROWD_ROOM = 3
+    CROWD_POLL = 0.01
 
-    def __init__(self, cfg: DeliverySettings, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        cfg: DeliverySettings,
+        clock: Callable[[], float] = time.monotonic,
+        crowd: Callable[[], int] | None = None,
+    ):
         self.cfg = cfg
         self.clock = clock
+        self.crowd = crowd
         self._global_next = 0.0
         self._global_lock = asyncio.Lock()
         self._chat_next: OrderedDict[str, float] = OrderedDict()
@@ -47,6 +59,10 @@ class Pace:
                 await asyncio.sleep(wait)
                 # Looked at again: a 429 meanwhile (hold_all) moves the slot.
                 wait = self._global_next - self.clock()
+            if self.crowd is not None:
+                # A count over a sliding second: no event to wait on, it falls as time passes.
+                while self.crowd() >= self.cfg.global_per_second - self.CROWD_ROOM:  # noqa: ASYNC110
+                    await asyncio.sleep(self.CROWD_POLL)
             # The next slot is timed from this one, not from when the sleep returned: the loop
             # wakes a little late every time, and timing from the wake-up lost that lag at
             # every gap (0.92 of the limit instead of 0.97). Slots stay one gap apart, and a

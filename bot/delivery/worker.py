@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import tempfile
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import update
@@ -42,11 +45,13 @@ from models.domain.lifecycle import notify_desk
 from models.domain.outbox import Card, OutboxKind, OutboxMessage, OutboxStatus, claim_due, mark
 from models.domain.residents import last_heard
 from models.domain.tables import Request, Resident
+from models.storage.digest_queries import chart_png
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
 log = logging.getLogger(__name__)
+CHART_CACHE = Path(tempfile.gettempdir()) / "citybot-charts"
 
 Key = tuple[str, str]  # (channel, recipient)
 STOP_WAIT_SECONDS = 30.0
@@ -68,7 +73,10 @@ class Delivery:
         self.tr = tr
         self.senders = senders
         self.clock = clock
-        self.pace = Pace(self.cfg)
+        # What each messenger's client sent in the last second, its answers to residents
+        # included: the outbox leaves room for those (Pace.crowd).
+        counts = [c for s in senders.values() if (c := getattr(s, "load", None))]
+        self.pace = Pace(self.cfg, crowd=(lambda: max(c() for c in counts)) if counts else None)
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(self.cfg.concurrency)
         self._queues: dict[Key, list[OutboxMessage]] = {}
@@ -264,6 +272,18 @@ class Delivery:
         OUTBOX_SENT.labels(item.channel).inc()
         return None
 
+    async def _chart_file(self, day: str) -> str | None:
+        """The digest's chart, from the database, as a file the senders can upload: a cache
+        on this machine, since the worker that drew it may be another one."""
+        path = CHART_CACHE / f"digest-{day}.png"
+        if not await asyncio.to_thread(path.exists):
+            async with self.sessions() as session:
+                png = await chart_png(session, date.fromisoformat(day))
+            if png is None:
+                return None  # pruned since: the text goes alone
+            await asyncio.to_thread(_write_atomically, path, png)
+        return str(path)
+
     async def _bot_initiated(self, sender: Sender, item: OutboxMessage) -> bool | None:
         """For a messenger that bills messages sent outside a session the resident's own
         message opens (Viber: 24 hours): whether this one is such a message."""
@@ -314,7 +334,10 @@ class Delivery:
 
     async def _send(self, sender: Sender, item: OutboxMessage, progress: Progress) -> None:
         if item.kind is OutboxKind.MESSAGE:
-            reply = render_notification(self.settings, self.tr, item.body)
+            body = item.body
+            if body.get("chart_day"):
+                body = {**body, "chart": await self._chart_file(str(body["chart_day"]))}
+            reply = render_notification(self.settings, self.tr, body)
             await sender.send(item.recipient, reply, progress)
             return
         request_id = int(item.body["request_id"])
@@ -362,3 +385,10 @@ class Delivery:
                     last_error=f"not sent: {error}"[:1000],
                 )
             )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    os.replace(partial, path)

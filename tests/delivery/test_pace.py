@@ -82,3 +82,35 @@ def test_a_stalled_loop_does_not_release_a_burst(seed: int) -> None:
     lateness = [0.5 if rnd.random() < 0.05 else 0.0005 for _ in range(200)]
     sent = run_paced(400, lateness, {})
     assert most_in_a_second(sent) <= RATE
+
+
+def test_the_outbox_makes_room_for_residents_answers() -> None:
+    """Residents' answers are sent at once, not through the outbox, and Telegram counts them
+    too: while 12 a second go out, the outbox slows down so the bot as a whole stays within
+    30 a second (issue 12: a fan-out made residents' steps meet 429s)."""
+    now = [0.0]
+    answers = [i / 12 for i in range(12 * 20)]  # 12 a second for 20 seconds
+    sent: list[float] = []
+
+    def crowd() -> int:  # as traffic.load counts: every message of the last second
+        return sum(1 for t in answers + sent if now[0] - 1.0 < t <= now[0])
+
+    async def fake_sleep(seconds: float) -> None:
+        now[0] += seconds + 0.0005
+
+    async def main() -> None:
+        pace = Pace(DeliverySettings(), clock=lambda: now[0], crowd=crowd)
+        while now[0] < 20:
+            await pace.take_global()
+            sent.append(now[0])
+
+    original = asyncio.sleep
+    asyncio.sleep = fake_sleep  # type: ignore[assignment]
+    try:
+        asyncio.run(main())
+    finally:
+        asyncio.sleep = original
+    everything = sorted(answers + sent)
+    assert most_in_a_second(everything) <= 30
+    outbox_rate = len(sent) / 20
+    assert 12 <= outbox_rate <= 18, outbox_rate  # what the answers leave, less the room kept

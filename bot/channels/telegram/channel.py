@@ -31,13 +31,14 @@ from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import ClientError, web
 
 from bot.channels.base import ChannelSpec
-from bot.channels.telegram.client import answering, make_bot, throttled_recently
+from bot.channels.telegram.client import make_bot
 from bot.channels.telegram.commands import forget_commands, register_commands
 from bot.channels.telegram.json_session import JsonAnswerHandler
 from bot.channels.telegram.polling import Poller
 from bot.channels.telegram.render import CAPTION_LIMIT, Markup, coalesce, render_markup, split_text
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.settings import token
+from bot.channels.telegram.traffic import answering, busy
 from bot.channels.telegram.updates import CHANNEL, addressed, to_incoming
 from bot.media import MediaStore
 from handlers.types import Incoming, Kind, Reply
@@ -168,7 +169,7 @@ class TelegramChannel:
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
         async with _answering(message.chat.id):
             return await self.send(
-                message.chat.id, coalesce(replies), answer_last=not throttled_recently(self.bot)
+                message.chat.id, coalesce(replies), answer_last=not busy(self.bot)
             )
         return None
 

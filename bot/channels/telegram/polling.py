@@ -25,7 +25,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiohttp import ClientError
 
-from bot.channels.telegram.client import answering
+from bot.channels.telegram.traffic import answering
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from bot.channels.telegram.render import (
     render_markup,
     split_text,
 )
+from bot.channels.telegram.traffic import load
 from bot.delivery import (
     MessageGone,
     PermanentFailure,
@@ -51,6 +52,11 @@ class TelegramSender:
         self.bot = bot
         self.tr = tr
         self.media = media or MediaStore()
+
+    def load(self) -> int:
+        """The bot's messages of the last second, answers to residents included: the outbox
+        waits while this is near the limit."""
+        return load(self.bot)
 
     def is_group(self, recipient: str) -> bool:
         return recipient.startswith("-")
