@@ -51,6 +51,16 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="auto: SQLite, and PostgreSQL too when BENCH_DATABASE_URL is set",
     )
     p.add_argument("--fanout", type=int, help="notifications (default 10000, quick 600)")
+    p.add_argument(
+        "--during-fanout",
+        action="store_true",
+        help="conversation: residents' dialogs while a fan-out of --fanout (3000) runs",
+    )
+    p.add_argument(
+        "--workers",
+        default="",
+        help="fanout: also with this many bot processes on PostgreSQL, e.g. 2,3",
+    )
     p.add_argument("--requests", type=int, help="seeded requests (default 1e6, quick 1e5)")
     p.add_argument("--iterations", type=int, help="runs of each interactive query")
     p.add_argument("--drafts", type=int, help="half-finished drafts (default 10000, quick 1000)")
@@ -91,6 +101,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"seeded {url}: {json.dumps(info.as_dict())}")
         return {}
 
+    if what == "conversation" and args.during_fanout:
+        from bench.during_fanout import bench_during_fanout
+
+        count = args.fanout or (600 if quick else 3000)
+        log(f"conversation during a fan-out of {count:,}")
+        during: dict[str, Any] = {}
+        for db in dbs:
+            for per_chat in (1, 3):  # the FAQ's 1 a second per chat, and its "short bursts"
+                during[f"{db}_per_chat_{per_chat}"] = await bench_during_fanout(
+                    count=count,
+                    users=args.users or 20,
+                    rounds=args.rounds or 3,
+                    db=db,
+                    per_chat_per_s=per_chat,
+                    log=log,
+                )
+        out["conversation_during_fanout"] = during
+        what = "none"
+
     if what in ("all", "conversation"):
         from bench.conversation import RunConfig, bench_conversation
 
@@ -119,7 +148,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         from bench.fanout import bench_fanout
 
         count = args.fanout or (600 if quick else 10_000)
-        log(f"fan-out: {count:,} notifications at once (≈{count / 30 / 60:.1f} min at 30/s)")
+        log(f"fan-out: {count:,} notifications at once (≈{count / 25 / 60:.1f} min at 25/s)")
         fan: dict[str, Any] = {}
         for db in dbs:
             r = await bench_fanout(count=count, db=db, log=log)
@@ -131,6 +160,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 fan.update(r)
             else:
                 fan[db] = r
+        for n in [int(w) for w in args.workers.split(",") if w]:
+            if "postgresql" not in dbs:
+                raise SystemExit("--workers needs PostgreSQL: set BENCH_DATABASE_URL")
+            r = await bench_fanout(count=count, db="postgresql", workers=n, log=log)
+            log(
+                f"  {n} workers: {r['delivered']:,}/{count:,} delivered, {r['msgs_per_s']} msg/s "
+                f"(ratio {r['ratio_to_limit']}), 429s {r['http_429']}, missing {r['missing']}, "
+                f"doubled {r['doubled']}"
+            )
+            fan[f"workers_{n}"] = r
         out["fanout"] = fan
 
     if what in ("all", "storage"):
@@ -253,7 +292,8 @@ def table(results: dict[str, Any]) -> str:
                 "fan-out",
                 f"{fmt(fan.get('delivered'))}/{fmt(fan.get('count'))} delivered, "
                 f"{fmt(fan.get('msgs_per_s'))} msg/s",
-                f"ratio to 30/s {fmt(fan.get('ratio_to_limit'))}, 429s {fan.get('http_429')}",
+                f"ratio to {fmt(fan.get('limit_per_s', 30))}/s {fmt(fan.get('ratio_to_limit'))}, "
+                f"429s {fan.get('http_429')}",
                 verdict(ok),
             )
         )
