@@ -1,5 +1,5 @@
-"""Command line: ``python -m bot run | web | migrate | check-config``, plus each channel's own
-verbs (``chat``, ``viber …``) from the registry."""
+"""Command line: ``python -m bot run | web | migrate | copy-to | check-config``, plus each
+channel's own verbs (``chat``, ``viber …``) from the registry."""
 
 from __future__ import annotations
 
@@ -46,6 +46,20 @@ async def _migrate() -> None:
         await engine.dispose()
 
 
+async def _copy_to(target_url: str) -> None:
+    from models.storage.copy import copy_database
+    from models.storage.engine import normalise_url
+
+    source = create_engine(database_url())
+    target = create_engine(normalise_url(target_url))
+    try:
+        copied = await copy_database(source, target)
+    finally:
+        await source.dispose()
+        await target.dispose()
+    print(f"copied {sum(copied.values())} rows; now start the bot with DATABASE_URL={target_url}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="citybot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub.add_parser("migrate", help="create or upgrade the database tables")
     sub.add_parser("check-config", help="validate bot.toml and exit")
+    copy = sub.add_parser(
+        "copy-to",
+        help="copy this bot's database (DATABASE_URL or bot.toml's SQLite file) into another, "
+        "e.g. SQLite into PostgreSQL; run with the bot stopped",
+    )
+    copy.add_argument("target", help="the new database's URL, e.g. postgresql://citybot@db/citybot")
     for spec in CHANNELS:
         if spec.add_cli is not None:
             spec.add_cli(sub)
@@ -88,6 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "migrate":
             asyncio.run(_migrate())
             print("database is up to date")
+        elif args.command == "copy-to":
+            from models.storage.copy import TargetNotEmpty
+
+            try:
+                asyncio.run(_copy_to(args.target))
+            except TargetNotEmpty as exc:
+                print(f"refused: {exc}", file=sys.stderr)
+                return 2
         elif args.command == "run":
             asyncio.run(_run(env, None, args))
         elif args.command == "web":

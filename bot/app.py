@@ -66,6 +66,9 @@ class App:
 async def build_app(env: Env | None = None, *, migrate: bool = True) -> App:
     env = env or Env.from_environ()
     settings = load_settings(env.config_path)
+    if env.listen_port is not None:
+        tg = settings.telegram.model_copy(update={"listen_port": env.listen_port})
+        settings = settings.model_copy(update={"telegram": tg})
     engine = create_engine(database_url(env, settings))
     if migrate:
         await upgrade(engine)

@@ -108,6 +108,9 @@ class Env(BaseModel):
     viber_api_base: str = PUBLIC_VIBER_API
     database_url: str | None = None
     config_path: str = DEFAULT_CONFIG_PATH
+    # CITYBOT_LISTEN_PORT: the port of the bot's web server, over [telegram] listen_port, so
+    # that several workers on one machine share one bot.toml (deploy/citybot@.service).
+    listen_port: int | None = Field(None, ge=1, le=65535)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Env:
@@ -125,6 +128,7 @@ class Env(BaseModel):
             viber_api_base=opt("VIBER_API_BASE") or PUBLIC_VIBER_API,
             database_url=opt("DATABASE_URL"),
             config_path=opt("BOT_CONFIG") or DEFAULT_CONFIG_PATH,
+            listen_port=int(port) if (port := opt("CITYBOT_LISTEN_PORT")) else None,
         )
 
 

@@ -48,7 +48,9 @@ RESIDENTS = 10
 LEASE = 20
 
 
-def worker_config(tmp_path: Path, port: int) -> Path:
+def worker_config(tmp_path: Path) -> Path:
+    """One bot.toml for both workers, as deploy/citybot@.service has it: only the port differs
+    (CITYBOT_LISTEN_PORT)."""
     text = (ROOT / "bot.toml").read_text(encoding="utf-8")
     for old, new in [
         ("\nadmins = []\n", f"\nadmins = [{STAFF}]\n"),
@@ -56,13 +58,12 @@ def worker_config(tmp_path: Path, port: int) -> Path:
             '\nmode = "polling"\n',
             '\nmode = "webhook"\nwebhook_url = "https://bot.example.gov.ua"\n',
         ),
-        ("\n# listen_port = 8080\n", f"\nlisten_port = {port}\n"),
         ("\nlease_seconds = 60\n", f"\nlease_seconds = {LEASE}\n"),
         ("\nsend_timeout_seconds = 15\n", "\nsend_timeout_seconds = 5\n"),
     ]:
         assert old in text, old
         text = text.replace(old, new)
-    path = tmp_path / f"bot-{port}.toml"
+    path = tmp_path / "bot.toml"
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -70,7 +71,7 @@ def worker_config(tmp_path: Path, port: int) -> Path:
 class Worker:
     def __init__(self, srv: FakeTelegramServer, tmp_path: Path) -> None:
         self.port = free_port()
-        self.config = worker_config(tmp_path, self.port)
+        self.config = worker_config(tmp_path)
         self.log = tmp_path / f"worker-{self.port}.log"
         self.srv = srv
         self.proc: asyncio.subprocess.Process | None = None
@@ -87,6 +88,7 @@ class Worker:
             "TELEGRAM_WEBHOOK_SECRET": SECRET,
             "DATABASE_URL": PG_URL,
             "BOT_CONFIG": str(self.config),
+            "CITYBOT_LISTEN_PORT": str(self.port),
             "LOG_LEVEL": "INFO",
         }
         with self.log.open("ab") as out:

@@ -5,36 +5,26 @@ head. Without the lock three upgrades at once wait on each other's DDL until the
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import make_url, text
 
 from models.storage.engine import create_engine
 from models.storage.migrate import alembic_config, current_revision, upgrade
 from tests.conftest import PG_URL
+from tests.scratch_db import scratch_database
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")
 
 
 async def test_migrations_started_at_the_same_instant_take_turns() -> None:
-    admin = create_engine(PG_URL)
-    name = f"citybot_migrate_{uuid.uuid4().hex[:8]}"
-    async with admin.connect() as conn:
-        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await auto.execute(text(f"CREATE DATABASE {name}"))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    engines = [create_engine(url) for _ in range(3)]
-    try:
-        await asyncio.wait_for(asyncio.gather(*(upgrade(e) for e in engines)), 30)
-        async with engines[0].connect() as conn:
-            revision = await conn.run_sync(current_revision)
-        assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
-    finally:
-        for engine in engines:
-            await engine.dispose()
-        async with admin.connect() as conn:
-            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await auto.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        await admin.dispose()
+    async with scratch_database("citybot_migrate") as url:
+        engines = [create_engine(url) for _ in range(3)]
+        try:
+            await asyncio.wait_for(asyncio.gather(*(upgrade(e) for e in engines)), 30)
+            async with engines[0].connect() as conn:
+                revision = await conn.run_sync(current_revision)
+            assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
+        finally:
+            for engine in engines:
+                await engine.dispose()
