@@ -27,10 +27,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from sqlalchemy import make_url
+
+if TYPE_CHECKING:
+    from handlers.desk.engine import StaffDesk
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,12 @@ class Cluster:
         self._conn: asyncpg.Connection | None = None
         self._outbox_notice: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self, desk: StaffDesk) -> None:
+        """Staff added or removed on this worker are told to the others' desks, and theirs to
+        this one (StaffDesk keeps the list of staff ids in memory)."""
+        self.on_staff = desk.staff_ids.mark
+        desk.on_staff_marked = self.notify_staff
 
     # -- telling the others
 

@@ -83,8 +83,7 @@ async def sending(app: App, senders: dict[str, Sender]) -> AsyncIterator[Cluster
         retry_seconds=app.settings.delivery.leader_retry_seconds,
     )
     app.cluster = cluster
-    cluster.on_staff = app.desk.staff_ids.mark
-    app.desk.on_staff_marked = cluster.notify_staff
+    cluster.attach(app.desk)
     app.conversation.on_commit = app.desk.on_commit = cluster.notify_outbox
     stop = asyncio.Event()
     connection = asyncio.create_task(cluster.run(stop), name="cluster")

@@ -10,9 +10,15 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cluster import Cluster, asyncpg_dsn
+from bot.config import Settings
+from handlers.desk.engine import StaffDesk
+from handlers.i18n import translator
+from handlers.types import Incoming, Kind
 from tests.conftest import PG_URL
+from tests.desk_settings import ADMIN, desk_settings
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set")
 RETRY = 0.2
@@ -92,3 +98,27 @@ async def test_what_one_worker_does_reaches_the_others_at_once() -> None:
         other.notify_staff(42, True)
         await until(lambda: len(marked) == 2, within=1)  # every worker, itself included
         assert marked == [(42, True), (42, True)]
+
+
+async def test_someone_made_staff_on_one_worker_is_staff_on_the_other_at_once(
+    backend: str, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Issue 12: an operator added with /staff on one worker was taken for a resident by the
+    other for up to 30 s (its in-memory list of staff ids), e.g. their answer to a prompt."""
+    if backend != "postgresql":
+        pytest.skip("several workers need PostgreSQL")
+    cfg = desk_settings(settings)
+    desks = [StaffDesk(sessions, cfg, translator()) for _ in range(2)]
+    async with worker() as (a, _), worker() as (b, _):
+        for cluster, desk in zip((a, b), desks, strict=True):
+            cluster.attach(desk)
+            await desk.load_staff()
+        await until(lambda: a.connected and b.connected)
+        newcomer = 777_123
+        assert not await desks[1].may_be_staff(newcomer)
+        add = Incoming(
+            "telegram", str(ADMIN), Kind.COMMAND, command="staff", text=f"add {newcomer} operator"
+        )
+        assert await desks[0].handle(add)
+        await until(lambda: newcomer in desks[1].staff_ids.ids, within=1)
+        assert await desks[1].may_be_staff(newcomer)

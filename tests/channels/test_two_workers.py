@@ -262,6 +262,16 @@ async def test_two_workers_one_database(
         await asyncio.sleep(1.5)
         assert sum(1 for (_, t) in delivered(srv, set(users)) if text in t) == 1
 
+        # --- someone made staff through one worker is staff on both: two /queue in a row
+        # through the proxy reach both workers, and both answer as the desk (their text
+        # outside commands: tests/app/test_cluster.py, the workers' lists told by NOTIFY)
+        newcomer = 777_003
+        await srv.deliver_webhook(srv.message_update(STAFF, f"/staff add {newcomer} operator"))
+        for _ in range(2):
+            await srv.deliver_webhook(srv.message_update(newcomer, "/queue"))
+        queues = [str(m.get("text", "")) for m in srv.sent_messages(newcomer)]
+        assert len(queues) == 2 and all(numbers[1] in q for q in queues), queues
+
         # --- the sender killed with SIGKILL mid-fan-out
         await fan_out_and_stop(srv, sessions, workers, http, signal.SIGKILL, base=100_000)
         # --- back to two; the sender stopped with SIGTERM mid-fan-out
