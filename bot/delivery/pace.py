@@ -54,15 +54,16 @@ class Pace:
 
     async def take_global(self) -> None:
         async with self._global_lock:  # one slot at a time, in the order asked
-            wait = self._global_next - self.clock()
-            while wait > 0:
-                await asyncio.sleep(wait)
-                # Looked at again: a 429 meanwhile (hold_all) moves the slot.
+            while True:
                 wait = self._global_next - self.clock()
-            if self.crowd is not None:
-                # A count over a sliding second: no event to wait on, it falls as time passes.
-                while self.crowd() >= self.cfg.global_per_second - self.CROWD_ROOM:  # noqa: ASYNC110
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue  # looked at again: a 429 meanwhile (hold_all) moves the slot
+                if self.crowd is not None and self._crowded():
+                    # A count over a sliding second: no event to wait on, it falls with time.
                     await asyncio.sleep(self.CROWD_POLL)
+                    continue
+                break
             # The next slot is timed from this one, not from when the sleep returned: the loop
             # wakes a little late every time, and timing from the wake-up lost that lag at
             # every gap (0.92 of the limit instead of 0.97). Slots stay one gap apart, and a
@@ -71,6 +72,10 @@ class Pace:
             gap = self.MARGIN / self.cfg.outbox_per_second
             slot = max(self._global_next, self.clock() - gap / 10)
             self._global_next = slot + gap
+
+    def _crowded(self) -> bool:
+        assert self.crowd is not None
+        return self.crowd() >= self.cfg.global_per_second - self.CROWD_ROOM
 
     def hold_all(self, seconds: float) -> None:
         """The messenger asked the whole bot to wait (429 retry_after)."""

@@ -163,8 +163,9 @@ async def test_every_message_arrives_once_through_429s_500s_and_slow_answers(
         # Never before Telegram said it may (a little slack for the two clocks' rounding).
         assert later[0].time - c.time >= retry_after - 0.01, (str(c), str(later[0]))
         # And a 429 holds the whole bot back: nothing new goes to any chat meanwhile (what was
-        # already on its way when the 429 came arrives within moments).
-        others = [x for x in sends(srv) if c.time + 0.2 < x.time < c.time + retry_after - 0.01]
+        # already on its way when the 429 came arrives within moments: half a second, for a
+        # loaded CI machine whose event loop stalls).
+        others = [x for x in sends(srv) if c.time + 0.5 < x.time < c.time + retry_after - 0.01]
         assert not others, [str(x) for x in others]
     # What a 429 or a 500 answered was retried: some rows needed several attempts.
     assert max(m.attempts for m in rows) >= 2

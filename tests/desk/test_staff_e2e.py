@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -338,6 +338,18 @@ async def test_a_request_from_filing_to_closed(
         shown = next(m for m in s.chat_history(group) if m["message_id"] == card_id)
         assert status(Status.CLOSED) in shown["text"] and number in shown["text"]
         assert "reply_markup" not in shown, "a closed request's card has no buttons left"
+        # Everything still queued goes out while the bot runs (a stopping bot hands back what
+        # it has not sent: checked below, after the stop, it would only wait for nothing).
+        for _ in range(200):
+            async with sessions() as session:
+                queued = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status == OutboxStatus.PENDING)
+                )
+            if not queued:
+                break
+            await asyncio.sleep(0.1)
 
     # What the resident got from the city, in their language, in order.
     assert resident_got == [
