@@ -175,6 +175,18 @@ async def welcome(bot: ViberBot, user: str = USER) -> dict[str, Any]:
     return answer
 
 
+async def to_summary(bot: ViberBot, address: str = "вул. Соборності, 10") -> None:
+    """From the menu (the language chosen) to the summary with its Confirm, typed answers
+    only."""
+    await bot.press("menu:new")
+    await bot.press("cat:lighting")
+    await bot.press("sub:light_off")
+    await bot.step(cb.text_message(USER, address))
+    await bot.step(cb.text_message(USER, "Не світить ліхтар біля під'їзду вже тиждень"))
+    await bot.press("photos:done")
+    await bot.press("phone:skip")
+
+
 async def file_request(bot: ViberBot) -> list[dict[str, Any]]:
     """From opening the chat to the confirmation; the messages of the last step."""
     answer = await welcome(bot)
@@ -252,13 +264,7 @@ async def test_a_retried_callback_is_answered_once(
     first = await bot.step(tap)
     assert first
     assert await bot.step(tap) == [], "the same message_token again: no second answer"
-    await bot.press("menu:new")
-    await bot.press("cat:lighting")
-    await bot.press("sub:light_off")
-    await bot.step(cb.text_message(USER, "вул. Соборності, 10"))
-    await bot.step(cb.text_message(USER, "Не світить ліхтар біля під'їзду вже тиждень"))
-    await bot.press("photos:done")
-    await bot.press("phone:skip")
+    await to_summary(bot)
     confirm = cb.text_message(USER, encode_payload("confirm"), silent=True)
     assert await bot.step(confirm)
     assert await bot.step(confirm) == []
@@ -682,26 +688,14 @@ async def test_a_captured_callback_replayed_later_does_nothing(
     come in between, and a callback stamped outside the replay window is refused outright."""
     await welcome(bot)
     await bot.step(cb.text_message(USER, encode_payload("lang:en"), silent=True))
-    await bot.press("menu:new")
-    await bot.press("cat:lighting")
-    await bot.press("sub:light_off")
-    await bot.step(cb.text_message(USER, "вул. Соборності, 10"))
-    await bot.step(cb.text_message(USER, "Не світить ліхтар біля під'їзду вже тиждень"))
-    await bot.press("photos:done")
-    await bot.press("phone:skip")
+    await to_summary(bot)
     confirm = cb.text_message(USER, encode_payload("confirm"), silent=True)
     assert await bot.step(confirm)
     for i in range(30):
         await bot.step(cb.text_message(USER, f"/help {i}"))
     # The same draft again, so that a replayed Confirm would have something to file.
     await bot.press("nav:menu")
-    await bot.press("menu:new")
-    await bot.press("cat:lighting")
-    await bot.press("sub:light_off")
-    await bot.step(cb.text_message(USER, "вул. Соборності, 12"))
-    await bot.step(cb.text_message(USER, "Не світить ліхтар біля під'їзду вже тиждень"))
-    await bot.press("photos:done")
-    await bot.press("phone:skip")
+    await to_summary(bot, "вул. Соборності, 12")
     assert await bot.step(confirm) == []
     assert len(await requests(sessions)) == 1
     # A fresh token but an old stamp (or one from the future): refused before anything is read.
