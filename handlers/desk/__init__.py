@@ -5,12 +5,23 @@ Adding a command is one decorated function in one of these modules, plus its cat
 
 from __future__ import annotations
 
-from handlers.desk import deadlines, export, help, outbox, queue, reports, requests, team
+from handlers.desk import (
+    deadlines,
+    export,
+    help,
+    outbox,
+    queue,
+    reports,
+    requests,
+    team,
+    templates,
+)
 from handlers.desk.commands import CommandGroup, command_table
 
 GROUPS: tuple[CommandGroup, ...] = (
     queue.commands,
     requests.commands,
+    templates.commands,
     reports.commands,
     export.commands,
     deadlines.commands,

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.desk.answers import UnknownTemplate, listing, resolve
 from handlers.desk.commands import CommandGroup, StaffCommand, command_table
 from handlers.desk.staff_ids import STAFF_IDS_TTL, StaffIds
 from handlers.desk.turn import Turn
@@ -341,7 +342,12 @@ class StaffDesk:
         )
 
     async def _with_text(self, turn: Turn, req: Request, action: str, text: str) -> None:
-        result = validate_comment(text, self.settings.limits.comment_max)
+        expanded = await resolve(turn.session, self.settings, self.tr, req, text)
+        if isinstance(expanded, UnknownTemplate):
+            self.say(turn, self.t("staff.template_unknown", name=expanded.name))
+            self.say(turn, listing(self.settings, self.tr, self.lang, turn.scope))
+            return
+        result = validate_comment(expanded, self.settings.limits.comment_max)
         if isinstance(result, Invalid):
             self.usage(turn, action)
             return

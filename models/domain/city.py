@@ -9,6 +9,7 @@ validation errors name the key that is wrong (``categories.3.department: unknown
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from datetime import date, time
 from typing import Annotated, Any, Literal
@@ -72,12 +73,46 @@ class WorkingHoursConfig(StrictModel):
         return self
 
 
+TEMPLATE_PLACEHOLDERS = ("number", "address", "deadline", "department")
+
+
+def _template_text(value: str) -> str:
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(value)]
+    except ValueError as exc:  # a lone { or }
+        raise ValueError(f"{exc}; write {{{{ and }}}} for braces") from exc
+    for field in fields:
+        if field is not None and field not in TEMPLATE_PLACEHOLDERS:
+            raise ValueError(
+                f"unknown placeholder {{{field}}}; use "
+                + ", ".join(f"{{{name}}}" for name in TEMPLATE_PLACEHOLDERS)
+            )
+    return value
+
+
+TemplateText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_template_text)]
+TemplateName = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
+
+
+class AnswerTemplate(StrictModel):
+    """A ready answer staff send as ``#name`` (/reply, /needinfo, /resolve, /reject, a card's
+    prompt): each resident gets it in their language, the placeholders filled in."""
+
+    uk: TemplateText
+    ru: TemplateText
+    en: TemplateText
+
+    def get(self, lang: str) -> str:
+        return str(getattr(self, lang, self.uk))
+
+
 class Department(StrictModel):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
     name: LocalizedName
     telegram_chat_id: int | None = None
     head_telegram_ids: list[int] = []
     working_hours: WorkingHoursConfig | None = None  # None: the clock runs around the clock
+    templates: dict[TemplateName, AnswerTemplate] = {}  # this department's own, over the global
 
 
 class Subcategory(StrictModel):
@@ -217,6 +252,7 @@ class CityConfig(StrictModel):
     costs: Costs = Costs()
     departments: list[Department]
     categories: Annotated[list[Category], Field(min_length=1)]
+    templates: dict[TemplateName, AnswerTemplate] = {}  # every department's staff may use these
 
     @model_validator(mode="after")
     def _references(self) -> CityConfig:
