@@ -47,6 +47,11 @@ def local_time(config: CityConfig, value: datetime) -> str:
     return as_utc(value).astimezone(ZoneInfo(config.city.timezone)).strftime("%d.%m.%Y %H:%M")
 
 
+def local_date(config: CityConfig, value: datetime) -> str:
+    """A day as staff read it in figures: 03.12.2026, city time."""
+    return as_utc(value).astimezone(ZoneInfo(config.city.timezone)).strftime("%d.%m.%Y")
+
+
 def when(config: CityConfig, lang: str, value: datetime) -> str:
     """A date a person reads at a glance, e.g. "3 December, 18:00", with month names from
     the locale (Babel)."""

@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 from handlers.desk.commands import CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
-from handlers.formatting import department_name
+from handlers.formatting import department_name, local_date
 from models.domain.base import as_utc
 from models.storage.desk_queries import stats
 from models.storage.digest_queries import median, resolve_durations, within_deadline
+from models.storage.quality import quality
 
 PERIODS = {"today": 1, "week": 7, "month": 30}
 commands = CommandGroup()
@@ -46,6 +47,7 @@ async def cmd_stats(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
             desk.t("staff.stats_line", status=desk.t(f"status.{status.value}"), count=count)
         )
     lines += await _speed_lines(desk, turn, since)
+    lines += await _quality_lines(desk, turn, since)
     desk.say(turn, "\n".join(lines))
 
 
@@ -68,3 +70,32 @@ async def _speed_lines(desk: StaffDesk, turn: Turn, since: datetime) -> list[str
             )
         )
     return lines
+
+
+async def _quality_lines(desk: StaffDesk, turn: Turn, since: datetime) -> list[str]:
+    """What residents said of each department's fixes, their ratings, and the on-time share
+    with the open overdue requests counted as late (models/storage/quality.py)."""
+    now = as_utc(turn.now)
+    figures = await quality(turn.session, since, now + timedelta(seconds=1), now, turn.scope)
+    lines = []
+    for dept, q in sorted(figures.items()):
+        rating = q.average_rating
+        lines.append(
+            desk.t(
+                "staff.stats_quality",
+                department=department_name(desk.settings, desk.lang, dept),
+                resolutions=q.resolutions,
+                confirmed=_percent(q.share(q.confirmed)),
+                reopened=_percent(q.share(q.reopened)),
+                unconfirmed=_percent(q.share(q.unconfirmed)),
+                rating="—" if rating is None else f"{rating:.1f}",
+                ratings=q.ratings,
+                on_time=_percent(q.on_time_share),
+                oldest=local_date(desk.settings, q.oldest_open) if q.oldest_open else "—",
+            )
+        )
+    return lines
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{round(100 * share)}%"

@@ -204,6 +204,8 @@ class RequestEvent(Base):
     """One line of a request's history: who did what, when, and the status before and after."""
 
     __tablename__ = "request_events"
+    # The quality figures read a period's status changes and ratings (models/storage/quality.py).
+    __table_args__ = (Index("ix_request_events_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int] = mapped_column(
