@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.domain.base import as_utc
 from models.domain.status import OPEN_STATUSES, Status
 from models.domain.tables import Actor, EventKind, Request, RequestEvent
+from models.storage.digest_queries import within_deadline
 
 
 @dataclass
@@ -117,20 +118,9 @@ async def quality(
             q.ratings += 1
             q.rating_sum += int(text)
 
-    on_time = case((Request.resolved_at <= Request.deadline_at, 1), else_=0)
-    rows = await session.execute(
-        select(Request.department, func.sum(on_time), func.count())
-        .where(
-            Request.resolved_at >= since,
-            Request.resolved_at < until,
-            Request.deadline_at.is_not(None),
-            *scope,
-        )
-        .group_by(Request.department)
-    )
-    for dept, ok, total in rows:
+    for dept, (ok, total) in (await within_deadline(session, since, until, department)).items():
         q = of(dept)
-        q.on_time, q.due = int(ok or 0), int(total)
+        q.on_time, q.due = ok, total
 
     is_open = Request.status.in_(sorted(OPEN_STATUSES))
     late_now = case((and_(Request.deadline_at.is_not(None), Request.deadline_at < now), 1), else_=0)
