@@ -79,6 +79,8 @@ async def _quality_lines(desk: StaffDesk, turn: Turn, since: datetime) -> list[s
     figures = await quality(turn.session, since, now + timedelta(seconds=1), now, turn.scope)
     lines = []
     for dept, q in sorted(figures.items()):
+        if not (q.resolutions or q.ratings or q.due):
+            continue  # nothing fixed, rated or due: only dashes to show
         rating = q.average_rating
         lines.append(
             desk.t(
