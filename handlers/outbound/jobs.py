@@ -51,6 +51,7 @@ from handlers.outbound.digest import (
     make_chart,
     overview_text,
 )
+from handlers.outbound.weekly import WEEKLY_JOB, weekly_slot, weekly_text
 from models.domain.base import as_utc, utcnow
 from models.domain.city import CityConfig
 from models.domain.deadlines.policy import policy_for
@@ -74,6 +75,7 @@ from models.domain.tables import Actor, EventKind, JobRun, Request, RequestEvent
 from models.storage.dedupe import SEEN_KEPT, forget_seen_before
 from models.storage.digest_queries import keep_chart
 from models.storage.migrate import optimize
+from models.storage.quality import quality
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,7 @@ class Jobs:
                 ("needinfo_followups", self.needinfo_followups),
                 ("needinfo_closed", self.needinfo_expired),
                 ("digest", self.digest),
+                ("weekly_ranking", self.weekly_ranking),
                 ("seen_updates", self.forget_seen),
             ]
             done: dict[str, int] = {}
@@ -251,6 +254,9 @@ class Jobs:
 
     # --- the digest ----------------------------------------------------------------------
 
+    async def weekly_ranking(self, now: datetime) -> int:
+        return await _weekly_ranking(self, now)
+
     async def digest(self, now: datetime) -> int:
         """Today's digest, once, at or after its time; returns the number of messages."""
         slot = digest_slot(self.settings, now)
@@ -294,6 +300,24 @@ class Jobs:
         except Exception:
             log.exception("daily PRAGMA optimize failed; the digest went out all the same")
         return len(messages)
+
+
+async def _weekly_ranking(jobs: Jobs, now: datetime) -> int:
+    """This week's ranking to the administrators, once, on Monday at or after the digest time."""
+    slot = weekly_slot(jobs.settings, now)
+    if now < slot or now - slot > timedelta(days=1):
+        return 0  # not Monday's time yet, or a Monday missed while down: not sent late
+    since = slot - timedelta(days=7)
+    async with jobs.sessions() as session, session.begin():
+        if not await claim_slot(session, WEEKLY_JOB, slot):
+            return 0
+        figures = await quality(session, since, slot, now)
+        admins = await admin_chats(session, jobs.settings)
+        text = weekly_text(jobs.settings, jobs.tr, figures, since)
+        body = {**digest_body(jobs.settings, text), "event": "weekly"}
+        for chat in admins:
+            enqueue(session, "telegram", chat, body, now=now)
+    return len(admins)
 
 
 async def _slot_taken(session: AsyncSession, slot: datetime) -> bool:

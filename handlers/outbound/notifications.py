@@ -123,7 +123,7 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
         else:
             text = t("notify.needinfo_followup_plain", number=number)
         return Reply(text + "\n" + t("notify.closes_at", close_at=close_at), lang=lang)
-    if event == "digest":
+    if event in ("digest", "weekly"):  # the weekly ranking has no chart
         chart = body.get("chart")
         photos = [f"file:{chart}"] if chart else []
         return Reply(str(body.get("text", "")), photos=photos, lang=lang)
