@@ -19,6 +19,7 @@ from handlers.parsing import parse_day
 from handlers.types import Document
 from models.domain.base import as_utc
 from models.storage.desk_queries import export_rows
+from models.storage.quality import Quality, quality
 
 commands = CommandGroup()
 
@@ -123,3 +124,60 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         desk.t("staff.export_done", count=count, start=start.isoformat(), end=end.isoformat()),
         document=Document(name, f.name),
     )
+    async with pages() as session:
+        figures = await quality(session, since, until, as_utc(turn.now), scope)
+    desk.say(
+        turn,
+        desk.t("staff.export_quality", start=start.isoformat(), end=end.isoformat()),
+        document=Document(
+            f"quality_{start.isoformat()}_{end.isoformat()}.csv",
+            quality_csv(figures, when),
+        ),
+    )
+
+
+QUALITY_COLUMNS = (
+    "department",
+    "fixes",
+    "confirmed",
+    "reopened",
+    "unanswered",
+    "ratings",
+    "average_rating",
+    "on_time",
+    "due",
+    "on_time_share",
+    "oldest_open",
+)
+
+
+def quality_csv(figures: dict[str, Quality], when: Callable[[datetime | None], str]) -> str:
+    """The period's quality figures per department (models/storage/quality.py) as a CSV
+    file's path: the summary beside the requests' rows."""
+
+    def share(value: float | None) -> str:
+        return "" if value is None else f"{value:.3f}"
+
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8-sig", newline="", suffix=".csv", delete=False
+    ) as f:
+        writer = csv.writer(f)
+        writer.writerow(QUALITY_COLUMNS)
+        for dept, q in sorted(figures.items()):
+            rating = q.average_rating
+            writer.writerow(
+                (
+                    dept,
+                    q.resolutions,
+                    q.confirmed,
+                    q.reopened,
+                    q.unconfirmed,
+                    q.ratings,
+                    "" if rating is None else f"{rating:.2f}",
+                    q.on_time,
+                    q.due,
+                    share(q.on_time_share),
+                    when(q.oldest_open),
+                )
+            )
+    return f.name

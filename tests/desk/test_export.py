@@ -158,9 +158,11 @@ async def export(desk: StaffDesk, user: int, args: str) -> tuple[str, bytes, str
         text=args,
     )
     replies = await desk.handle(ev)
-    assert replies is not None and len(replies) == 1
-    doc = replies[0].document
+    assert replies is not None and len(replies) == 2, replies  # the requests, then the quality
+    doc, summary = replies[0].document, replies[1].document
     assert doc is not None, replies[0].text
+    assert summary is not None and summary.filename.startswith("quality_")
+    await asyncio.to_thread(take_file, summary.path)
     data = await asyncio.to_thread(take_file, doc.path)
     return replies[0].text, data, doc.filename
 
@@ -247,9 +249,10 @@ async def test_export_arrives_as_a_document_in_telegram(
     dataset: dict[str, Request],
 ) -> None:
     async with running_bot(srv, engine, sessions, cfg) as h:
-        await h.step(LIGHTING, srv.message_update(LIGHTING, "/export 2026-03-01 2026-04-30"))
-    call = srv.calls_of("sendDocument")[-1]
+        await h.step(LIGHTING, srv.message_update(LIGHTING, "/export 2026-03-01 2026-04-30"), 2)
+    [call, summary] = srv.calls_of("sendDocument")
     assert call.ok, str(call)
+    assert summary.ok and summary.files["document"].filename.startswith("quality_")
     assert call.params["chat_id"] == LIGHTING
     upload = call.files["document"]
     assert upload.filename == "requests_2026-03-01_2026-04-30.csv"

@@ -4,7 +4,12 @@ figures are worked out by hand below; /stats shows them."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -140,3 +145,34 @@ async def test_stats_shows_the_quality_figures(
         "oldest open since 18.02.2026"
     ) in said, said
     assert "Roads: of 1 fixes 100% confirmed" in said
+
+
+async def test_export_carries_the_quality_figures_as_a_second_file(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    cfg = desk_settings(settings)
+    await seed(sessions, cfg)
+    desk = StaffDesk(sessions, cfg, translator(), clock=lambda: NOW)
+    ev = Incoming(
+        "telegram", str(ADMIN), Kind.COMMAND, command="export", text="2026-03-13 2026-03-20"
+    )
+    replies = await desk.handle(ev)
+    assert replies is not None and len(replies) == 2
+    for reply in replies[:1]:
+        assert reply.document is not None
+        await asyncio.to_thread(os.remove, reply.document.path)
+    summary = replies[1].document
+    assert summary is not None and summary.filename == "quality_2026-03-13_2026-03-20.csv"
+    text = await asyncio.to_thread(Path(summary.path).read_text, encoding="utf-8-sig")
+    await asyncio.to_thread(os.remove, summary.path)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows == [
+        [
+            "department", "fixes", "confirmed", "reopened", "unanswered", "ratings",
+            "average_rating", "on_time", "due", "on_time_share", "oldest_open",
+        ],
+        # The figures above, over 13–20 March: lighting's open overdue L2 and L4 counted late.
+        ["lighting", "3", "1", "1", "1", "2", "3.50", "2", "5", "0.400", "18.02.2026 14:00"],
+        # Roads: its fix on 15 March and its rating on 16 March are in the period now.
+        ["roads", "1", "1", "0", "0", "1", "4.00", "1", "1", "1.000", ""],
+    ]  # fmt: skip
