@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from handlers.desk.engine import StaffDesk
 from handlers.i18n import to_plain, translator
-from handlers.types import Incoming, Kind
+from handlers.types import Incoming, Kind, Reply
 from models.domain.status import Status
 from models.domain.tables import Actor, EventKind, Request, RequestEvent
 from models.storage.quality import quality
@@ -129,15 +129,23 @@ async def test_quality_figures_of_a_known_data_set(
         assert set(await quality(session, SINCE, NOW, NOW, "roads")) == {"roads"}
 
 
-async def test_stats_shows_the_quality_figures(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings
-) -> None:
+async def admin_asks(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, command: str, text: str
+) -> list[Reply]:
+    """The seeded data set, and the desk's answer to an administrator's command at NOW."""
     cfg = desk_settings(settings)
     await seed(sessions, cfg)
     desk = StaffDesk(sessions, cfg, translator(), clock=lambda: NOW)
-    ev = Incoming("telegram", str(ADMIN), Kind.COMMAND, command="stats", text="week")
+    ev = Incoming("telegram", str(ADMIN), Kind.COMMAND, command=command, text=text)
     replies = await desk.handle(ev)
-    assert replies
+    assert replies is not None
+    return replies
+
+
+async def test_stats_shows_the_quality_figures(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    replies = await admin_asks(sessions, settings, "stats", "week")
     said = to_plain(replies[0].text)
     assert (
         "Street lighting: of 3 fixes 33% confirmed by the resident, 33% reopened, "
@@ -150,14 +158,8 @@ async def test_stats_shows_the_quality_figures(
 async def test_export_carries_the_quality_figures_as_a_second_file(
     sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> None:
-    cfg = desk_settings(settings)
-    await seed(sessions, cfg)
-    desk = StaffDesk(sessions, cfg, translator(), clock=lambda: NOW)
-    ev = Incoming(
-        "telegram", str(ADMIN), Kind.COMMAND, command="export", text="2026-03-13 2026-03-20"
-    )
-    replies = await desk.handle(ev)
-    assert replies is not None and len(replies) == 2
+    replies = await admin_asks(sessions, settings, "export", "2026-03-13 2026-03-20")
+    assert len(replies) == 2
     for reply in replies[:1]:
         assert reply.document is not None
         await asyncio.to_thread(os.remove, reply.document.path)
