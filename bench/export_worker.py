@@ -50,9 +50,12 @@ async def export(url: str, start: str, end: str) -> dict[str, Any]:
         await dispose_read_engine(reader, engine)
         await engine.dispose()
     seconds = time.monotonic() - began
-    doc = turn.replies[-1].document
+    docs = {r.document.filename.split("_")[0]: r.document for r in turn.replies if r.document}
+    doc = docs.get("requests")
     if doc is None:
         raise RuntimeError(f"no export: {turn.replies[-1].text}")
+    if "quality" in docs:  # the second file, the quality figures: not what is measured
+        os.remove(docs["quality"].path)
     rows, size = _count_and_remove(doc.path)
     return {
         "rows": rows,
