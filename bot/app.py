@@ -53,8 +53,10 @@ class App:
 
     def delivery(self, senders: dict[str, Sender]) -> Delivery:
         delivery = Delivery(self.sessions, self.settings, self.conversation.tr, senders)
-        # Transactions that queue notifications wake the worker instead of waiting for its poll.
-        self.conversation.on_commit = self.desk.on_commit = delivery.kick
+        # Transactions that queue notifications wake the worker instead of waiting for its poll;
+        # with several workers, through the cluster, which wakes whichever one is the sender.
+        wake = self.cluster.notify_outbox if self.cluster is not None else delivery.kick
+        self.conversation.on_commit = self.desk.on_commit = wake
         return delivery
 
     async def close(self) -> None:

@@ -2,7 +2,7 @@
 
 One registry per process, as prometheus_client intends: each worker is scraped on its own and
 Prometheus adds them up. Counters only grow; the outbox's backlog and this worker's role are
-read when scraped (``refresh``), not kept up to date between scrapes.
+read when scraped (bot/web/health.py ``state``), not kept up to date between scrapes.
 """
 
 from __future__ import annotations

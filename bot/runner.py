@@ -105,8 +105,6 @@ async def _lead(
             delivering(app, senders) as delivery,
             scheduling(jobs(app, delivery), app.settings),
         ):
-            # App.delivery() pointed these at the local worker: the others must hear too.
-            app.conversation.on_commit = app.desk.on_commit = cluster.notify_outbox
             cluster.on_outbox = delivery.kick
             try:
                 await _first(cluster.stepped_down, stop)

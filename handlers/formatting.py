@@ -52,6 +52,16 @@ def local_date(config: CityConfig, value: datetime) -> str:
     return as_utc(value).astimezone(ZoneInfo(config.city.timezone)).strftime("%d.%m.%Y")
 
 
+def percent(share: float | None) -> str:
+    """A share as staff read it in figures ("40%"), or a dash when there is nothing to share."""
+    return "—" if share is None else f"{round(100 * share)}%"
+
+
+def rating(value: float | None) -> str:
+    """An average rating ("3.5"), or a dash when nobody rated."""
+    return "—" if value is None else f"{value:.1f}"
+
+
 def when(config: CityConfig, lang: str, value: datetime) -> str:
     """A date a person reads at a glance, e.g. "3 December, 18:00", with month names from
     the locale (Babel)."""

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.formatting import department_name, place, when
 from handlers.i18n import Translator
 from models.domain.city import AnswerTemplate, CityConfig
-from models.domain.tables import Request, Resident
+from models.domain.lifecycle import resident_of
+from models.domain.tables import Request
 
 PREVIEW = 70
 
@@ -66,7 +67,7 @@ async def resolve(
     template = usable(config, req.department).get(name)
     if template is None:
         return UnknownTemplate(name)
-    resident = await session.get(Resident, req.resident_id) if req.resident_id else None
+    resident = await resident_of(session, req)  # the one the notification goes to
     lang = (resident.language if resident is not None else None) or req.language
     return template.get(lang).format(
         number=req.number,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.desk.commands import CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
-from handlers.formatting import department_name, local_date
+from handlers.formatting import department_name, local_date, percent, rating
 from models.domain.base import as_utc
 from models.storage.desk_queries import stats
 from models.storage.digest_queries import median, resolve_durations, within_deadline
@@ -79,25 +79,20 @@ async def _quality_lines(desk: StaffDesk, turn: Turn, since: datetime) -> list[s
     figures = await quality(turn.session, since, now + timedelta(seconds=1), now, turn.scope)
     lines = []
     for dept, q in sorted(figures.items()):
-        if not (q.resolutions or q.ratings or q.due):
+        if not q.has_figures:
             continue  # nothing fixed, rated or due: only dashes to show
-        rating = q.average_rating
         lines.append(
             desk.t(
                 "staff.stats_quality",
                 department=department_name(desk.settings, desk.lang, dept),
                 resolutions=q.resolutions,
-                confirmed=_percent(q.share(q.confirmed)),
-                reopened=_percent(q.share(q.reopened)),
-                unconfirmed=_percent(q.share(q.unconfirmed)),
-                rating="—" if rating is None else f"{rating:.1f}",
+                confirmed=percent(q.share(q.confirmed)),
+                reopened=percent(q.share(q.reopened)),
+                unconfirmed=percent(q.share(q.unconfirmed)),
+                rating=rating(q.average_rating),
                 ratings=q.ratings,
-                on_time=_percent(q.on_time_share),
+                on_time=percent(q.on_time_share),
                 oldest=local_date(desk.settings, q.oldest_open) if q.oldest_open else "—",
             )
         )
     return lines
-
-
-def _percent(share: float | None) -> str:
-    return "—" if share is None else f"{round(100 * share)}%"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from handlers.formatting import department_name, local_date
+from handlers.formatting import department_name, local_date, percent, rating
 from handlers.i18n import Translator
 from handlers.outbound.digest import city_zone
 from models.domain.city import CityConfig
@@ -35,7 +35,7 @@ def ranking(figures: dict[str, Quality]) -> list[Quality]:
             q.department,
         )
 
-    return sorted((q for q in figures.values() if q.due or q.ratings or q.resolutions), key=key)
+    return sorted((q for q in figures.values() if q.has_figures), key=key)
 
 
 def weekly_text(
@@ -55,22 +55,17 @@ def weekly_text(
     if not ranked:
         lines.append(tr.t(lang, "weekly.empty"))
     for place, q in enumerate(ranked, 1):
-        rating = q.average_rating
         lines.append(
             tr.t(
                 lang,
                 "weekly.line",
                 place=place,
                 department=department_name(settings, lang, q.department),
-                on_time=_percent(q.on_time_share),
-                rating="—" if rating is None else f"{rating:.1f}",
+                on_time=percent(q.on_time_share),
+                rating=rating(q.average_rating),
                 ratings=q.ratings,
-                confirmed=_percent(q.share(q.confirmed)),
-                reopened=_percent(q.share(q.reopened)),
+                confirmed=percent(q.share(q.confirmed)),
+                reopened=percent(q.share(q.reopened)),
             )
         )
     return "\n".join(lines)
-
-
-def _percent(share: float | None) -> str:
-    return "—" if share is None else f"{round(100 * share)}%"

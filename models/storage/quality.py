@@ -38,6 +38,11 @@ class Quality:
     oldest_open: datetime | None = None
 
     @property
+    def has_figures(self) -> bool:
+        """Anything fixed, rated or due in the period (else every figure is a dash)."""
+        return bool(self.resolutions or self.ratings or self.due)
+
+    @property
     def unconfirmed(self) -> int:
         return max(0, self.resolutions - self.confirmed - self.reopened)
 

@@ -309,7 +309,7 @@ async def _answering(chat_id: int | str, *, wait_out: bool = True) -> AsyncItera
     did is committed either way, and the update must not fail for it, which in webhook mode
     would make Telegram send it again only to be recognised as done. Said in the log, once."""
     try:
-        # A resident's answer waits out a 429 (client.WaitOutRetryAfter): their dialog must go
+        # A resident's answer waits out a 429 (traffic.Traffic): their dialog must go
         # on. A staff member's confirmation does not hold up their next command for it: the
         # action is done, and the card shows it.
         with answering() if wait_out else contextlib.nullcontext():
