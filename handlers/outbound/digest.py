@@ -6,7 +6,10 @@ What a digest says (figures as defined in :mod:`models.storage.digest_queries`):
 - new, in progress, waiting for the resident, overdue (open requests now);
 - resolved yesterday (the local calendar day before the digest's day);
 - the median time from filing to resolution over the last 30 days;
-- the requests overdue the longest, with their numbers (up to :data:`OLDEST_SHOWN`).
+- the requests overdue the longest, with their numbers (up to :data:`OLDEST_SHOWN`);
+- over the last 30 days, what residents thought (:mod:`models.storage.quality`): the on-time
+  share counting open overdue requests as late, fixes confirmed and reopened, the average
+  rating, and since when the oldest open request waits.
 
 A department with nothing open, nothing resolved yesterday and nothing resolved in 30 days
 gets no digest that day (an all-zero message every morning would teach people to ignore it);
@@ -22,9 +25,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.formatting import department_name, local_time
+from handlers.formatting import department_name, local_date, local_time, percent, rating
 from handlers.i18n import Translator
-from handlers.outbound.digest_chart import ChartLabels, render_chart
+from handlers.outbound.digest_chart import ChartLabels, ChartRow, render_chart
 from models.domain.city import CityConfig
 from models.domain.staff import Role, StaffMember
 from models.storage.digest_queries import (
@@ -34,9 +37,11 @@ from models.storage.digest_queries import (
     digest_figures,
     oldest_overdue,
 )
+from models.storage.quality import Quality, quality
 
 OLDEST_SHOWN = 5
 CHARTS_KEPT = timedelta(days=30)
+QUALITY_WINDOW = timedelta(days=30)
 
 
 def city_zone(settings: CityConfig) -> ZoneInfo:
@@ -63,6 +68,7 @@ class DigestData:
     figures: Figures
     oldest: list[OverdueRequest]  # all departments
     oldest_by_department: dict[str, list[OverdueRequest]] = field(default_factory=dict)
+    quality: dict[str, Quality] = field(default_factory=dict)  # the last 30 days
 
 
 async def gather(session: AsyncSession, settings: CityConfig, now: datetime) -> DigestData:
@@ -79,6 +85,9 @@ async def gather(session: AsyncSession, settings: CityConfig, now: datetime) -> 
         now=now,
         figures=figures,
         oldest=await oldest_overdue(session, now, OLDEST_SHOWN),
+        quality=await quality(
+            session, local_midnight(day, tz) - QUALITY_WINDOW, local_midnight(day, tz), now
+        ),
     )
     for dept, fig in figures.by_department.items():
         if fig.overdue:
@@ -99,6 +108,24 @@ def _median(tr: Translator, lang: str, fig: DepartmentFigures) -> str:
     if fig.median_to_resolve is None:
         return tr.t(lang, "digest.no_median")
     return duration(tr, lang, fig.median_to_resolve)
+
+
+def quality_figures(
+    settings: CityConfig, q: Quality | None, *, oldest: bool = False
+) -> dict[str, object]:
+    """A department's quality figures as the digest's texts show them (dashes for none)."""
+    q = q or Quality("")
+    figures: dict[str, object] = {
+        "on_time": percent(q.on_time_share),
+        "resolutions": q.resolutions,
+        "confirmed": percent(q.share(q.confirmed)),
+        "reopened": percent(q.share(q.reopened)),
+        "rating": rating(q.average_rating),
+        "ratings": q.ratings,
+    }
+    if oldest:
+        figures["oldest"] = local_date(settings, q.oldest_open) if q.oldest_open else "—"
+    return figures
 
 
 def _oldest_lines(
@@ -141,6 +168,16 @@ def _oldest_lines(
     return lines
 
 
+def _quality_lines(
+    settings: CityConfig, tr: Translator, data: DigestData, department: str
+) -> list[str]:
+    q = data.quality.get(department)
+    if q is None or not q.has_figures:
+        return []  # nothing fixed, rated or due in 30 days: a line of dashes says nothing
+    lang = settings.staff.language
+    return [tr.t(lang, "digest.quality", **quality_figures(settings, q, oldest=True))]
+
+
 def department_text(
     settings: CityConfig, tr: Translator, data: DigestData, department: str
 ) -> str | None:
@@ -166,6 +203,7 @@ def department_text(
             resolved=fig.resolved,
             median=_median(tr, lang, fig),
         ),
+        *_quality_lines(settings, tr, data, department),
         *_oldest_lines(
             settings,
             tr,
@@ -214,7 +252,10 @@ def overview_text(settings: CityConfig, tr: Translator, data: DigestData) -> str
         lines.append(
             line("digest.department_line", fig, department=department_name(settings, lang, code))
         )
-    lines += ["", tr.t(lang, "digest.legend")]
+        q = data.quality.get(code)
+        if q is not None and q.has_figures:
+            lines.append(tr.t(lang, "digest.quality_line", **quality_figures(settings, q)))
+    lines += ["", tr.t(lang, "digest.legend"), tr.t(lang, "digest.quality_legend")]
     lines += _oldest_lines(
         settings,
         tr,
@@ -237,6 +278,8 @@ def chart_labels(settings: CityConfig, tr: Translator, day: date) -> ChartLabels
         overdue=tr.plain(lang, "chart.overdue"),
         axis=tr.plain(lang, "chart.axis"),
         empty=tr.plain(lang, "chart.empty"),
+        on_time_title=tr.plain(lang, "chart.on_time_title"),
+        on_time_axis=tr.plain(lang, "chart.on_time_axis"),
     )
 
 
@@ -244,9 +287,9 @@ def make_chart(settings: CityConfig, tr: Translator, data: DigestData) -> bytes:
     """Draw the day's chart as a PNG (blocking: run it in a thread)."""
     lang = settings.staff.language
     rows = [
-        (department_name(settings, lang, code), fig)
+        ChartRow(department_name(settings, lang, code), fig, data.quality.get(code))
         for code, fig in ranked(settings, data)
-        if fig.open
+        if fig.open or (code in data.quality and data.quality[code].has_figures)
     ]
     return render_chart(rows, chart_labels(settings, tr, data.day))
 

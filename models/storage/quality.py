@@ -6,7 +6,8 @@ a city holds departments to account by (issue 15), for a period.
   or left ``unconfirmed`` (no answer yet, or closed when the follow-up ran out).
 - ``ratings`` and ``rating_sum``: the ratings residents gave in the period.
 - ``on_time`` over ``due``: requests resolved in the period within their deadline, over those
-  resolved with a deadline plus those open right now past theirs. Counting only closed requests
+  resolved with a deadline plus those open right now past theirs (the clock running: a request
+  waiting for the resident is not late). Counting only closed requests
   flatters a department that leaves them overdue and open; city dashboards count those as late.
 - ``oldest_open``: when the oldest open request was filed.
 """
@@ -20,7 +21,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.domain.base import as_utc
-from models.domain.status import OPEN_STATUSES, Status
+from models.domain.status import CLOCK_RUNNING, OPEN_STATUSES, Status
 from models.domain.tables import Actor, EventKind, Request, RequestEvent
 from models.storage.digest_queries import within_deadline
 
@@ -128,7 +129,18 @@ async def quality(
         q.on_time, q.due = ok, total
 
     is_open = Request.status.in_(sorted(OPEN_STATUSES))
-    late_now = case((and_(Request.deadline_at.is_not(None), Request.deadline_at < now), 1), else_=0)
+    # Waiting for the resident stops the clock (as the digest's "overdue" has it).
+    late_now = case(
+        (
+            and_(
+                Request.status.in_(sorted(CLOCK_RUNNING)),
+                Request.deadline_at.is_not(None),
+                Request.deadline_at < now,
+            ),
+            1,
+        ),
+        else_=0,
+    )
     rows = await session.execute(
         select(Request.department, func.sum(late_now), func.min(Request.created_at))
         .where(is_open, *scope)
