@@ -9,15 +9,22 @@ A request's photos are stored as references, whatever channel they came from:
   passed through as it is.
 
 Every sender asks the store, so a photo a resident sent in one messenger reaches the staff in
-another however the media folders are configured.
+another however the media folders are configured. A messenger that can only show a public URL
+(Viber) asks for a ``local_copy`` of a reference: a messenger id is then fetched once through
+``fetch_foreign`` (the Telegram channel sets it: a department's photo of the fix is a Telegram
+file id) and kept in that channel's folder.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 FILE_SCHEME = "file"
 _SAFE_NAME = re.compile(r"[^0-9A-Za-z_.-]")
@@ -28,6 +35,8 @@ class MediaStore:
 
     def __init__(self, roots: Mapping[str, str | Path] | None = None) -> None:
         self.roots = {channel: Path(root) for channel, root in (roots or {}).items()}
+        # A messenger's own id (no scheme, not a URL) → its bytes, or None when it cannot be had.
+        self.fetch_foreign: Callable[[str], Awaitable[bytes | None]] | None = None
 
     def root(self, channel: str) -> Path:
         try:
@@ -64,6 +73,26 @@ class MediaStore:
         if ":" in ref.split("/", 1)[0]:
             return self.path(ref)
         return ref
+
+    async def local_copy(self, ref: str, channel: str) -> Path | None:
+        """A file in this store for ``ref``: the store's own, or a messenger id downloaded
+        once into ``channel``'s folder (kept, so the next send reuses it). None for a URL
+        (already public) or what cannot be had."""
+        if ref.startswith(("https://", "http://")):
+            return None
+        if ":" in ref.split("/", 1)[0]:
+            return self.path(ref)
+        name = f"m-{hashlib.sha256(ref.encode()).hexdigest()[:32]}.jpeg"
+        kept = self.root(channel) / channel / name
+        if await asyncio.to_thread(kept.is_file):
+            return kept
+        if self.fetch_foreign is None:
+            log.warning("no channel can fetch %s for %s", ref[:40], channel)
+            return None
+        data = await self.fetch_foreign(ref)
+        if not data:
+            return None
+        return self.path(await self.save(channel, name, data))
 
 
 def _write(path: Path, data: bytes) -> None:

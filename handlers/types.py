@@ -34,6 +34,7 @@ class Incoming:
     chat_id: str = ""  # where it was said, when that is not the person's own chat (groups)
     group: bool = False
     reply_to: str = ""  # the message this one answers, when it is a reply (a prompt's id)
+    album: str = ""  # the album a photo came in (each of its photos is a message of its own)
 
     def __post_init__(self) -> None:
         # Every text that enters, cleaned once here: NUL and other control characters are

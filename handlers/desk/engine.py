@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.desk import proof
 from handlers.desk.answers import UnknownTemplate, listing, resolve
 from handlers.desk.commands import CommandGroup, StaffCommand, command_table
 from handlers.desk.staff_ids import STAFF_IDS_TTL, StaffIds
@@ -32,7 +33,7 @@ from models.domain.base import utcnow
 from models.domain.city import CityConfig
 from models.domain.deadlines.policy import policy_for
 from models.domain.lifecycle import IllegalTransition, change_status, reassign, staff_reply
-from models.domain.prompts import drop_prompt, open_prompt, prompt_posted, take_prompt
+from models.domain.prompts import drop_prompt, prompt_posted
 from models.domain.requests import parse_number
 from models.domain.staff import StaffMember, find_staff, staff_ids
 from models.domain.status import RULE, Status
@@ -250,19 +251,7 @@ class StaffDesk:
             await self._button(turn, ev.payload.split(":"))
             return True
         if ev.kind in (Kind.TEXT, Kind.PHOTO):
-            prompt = await take_prompt(
-                turn.session,
-                turn.chat,
-                turn.staff.telegram_id,
-                turn.now,
-                reply_to=ev.reply_to if ev.group else None,
-            )
-            if prompt is None:
-                return False
-            req = await self._visible(turn, request_id=prompt.request_id)
-            if req is not None:
-                await self._with_text(turn, req, prompt.action, ev.text)
-            return True
+            return await proof.on_message(self, turn)
         return False
 
     async def _run(self, turn: Turn, cmd: StaffCommand) -> None:
@@ -312,7 +301,14 @@ class StaffDesk:
     def chats(self, req: Request) -> list[str]:
         return self.settings.desk_chats(req.department)
 
-    async def _set_status(self, turn: Turn, req: Request, new: Status, note: str | None) -> None:
+    async def _set_status(
+        self,
+        turn: Turn,
+        req: Request,
+        new: Status,
+        note: str | None,
+        photos: Sequence[str] = (),
+    ) -> bool:
         try:
             await change_status(
                 turn.session,
@@ -324,6 +320,7 @@ class StaffDesk:
                 now=turn.now,
                 desk_chats=self.chats(req),
                 policy=policy_for(self.settings),
+                photos=photos,
             )
         except IllegalTransition as exc:
             self.say(
@@ -335,23 +332,33 @@ class StaffDesk:
                     new=self.t(f"status.{exc.new.value}"),
                 ),
             )
-            return
+            return False
         self.say(
             turn,
             self.t("staff.done_status", number=req.number, status=self.t(f"status.{new.value}")),
         )
+        if photos:
+            self.say(turn, self.t("staff.done_proof", number=req.number, count=len(photos)))
+        return True
 
-    async def _with_text(self, turn: Turn, req: Request, action: str, text: str) -> None:
-        expanded = await resolve(turn.session, self.settings, self.tr, req, text)
-        if isinstance(expanded, UnknownTemplate):
-            self.say(turn, self.t("staff.template_unknown", name=expanded.name))
-            self.say(turn, listing(self.settings, self.tr, self.lang, turn.scope))
-            return
-        result = validate_comment(expanded, self.settings.limits.comment_max)
-        if isinstance(result, Invalid):
-            self.usage(turn, action)
-            return
+    async def _with_text(
+        self, turn: Turn, req: Request, action: str, text: str, photos: Sequence[str] = ()
+    ) -> None:
+        """Complete a text action; ``photos`` (a resolution's proof) go with it."""
+        result: str | None = None
+        if text.strip() or not photos:  # photos alone need no words
+            expanded = await resolve(turn.session, self.settings, self.tr, req, text)
+            if isinstance(expanded, UnknownTemplate):
+                self.say(turn, self.t("staff.template_unknown", name=expanded.name))
+                self.say(turn, listing(self.settings, self.tr, self.lang, turn.scope))
+                return
+            checked = validate_comment(expanded, self.settings.limits.comment_max)
+            if isinstance(checked, Invalid):
+                self.usage(turn, action)
+                return
+            result = checked
         if action == "reply":
+            assert result is not None  # a reply has no photos: its text was checked
             await staff_reply(
                 turn.session,
                 req,
@@ -362,7 +369,8 @@ class StaffDesk:
             )
             self.say(turn, self.t("staff.done_reply", number=req.number))
             return
-        await self._set_status(turn, req, TEXT_ACTIONS[action], result)
+        if await self._set_status(turn, req, TEXT_ACTIONS[action], result, photos):
+            await proof.after_resolution(self, turn, req.id, photos)
 
     async def _button(self, turn: Turn, parts: list[str]) -> None:
         request_id = parse_row_id(parts[2]) if len(parts) >= 3 else None
@@ -375,10 +383,9 @@ class StaffDesk:
         if action in BUTTON_STATUS:
             await self._set_status(turn, req, BUTTON_STATUS[action], None)
         elif action in TEXT_ACTIONS:
-            await open_prompt(
-                turn.session, turn.chat, turn.staff.telegram_id, action, req.id, turn.now
-            )
-            self.say(turn, self.t(f"staff.prompt.{action}", number=req.number), force_reply=True)
+            await proof.ask(self, turn, action, req.id, req.number)
+        elif action == "proofdone":
+            await proof.finish(self, turn, req)
         elif action == "reassign":
             buttons = [
                 Button(d.name.get(self.lang), f"s:to:{req.id}:{d.code}")

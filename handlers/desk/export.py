@@ -54,6 +54,8 @@ EXPORT_COLUMNS = (
     "rating",
     "channel",
     "language",
+    "photos",
+    "proof_photos",
 )
 
 
@@ -116,6 +118,8 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
                     r.rating or "",
                     r.channel,
                     r.language,
+                    r.photos,
+                    r.proof_photos,
                 )
             )
     name = f"requests_{start.isoformat()}_{end.isoformat()}.csv"

@@ -7,7 +7,7 @@ import logging
 from handlers.desk.commands import CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
 from handlers.formatting import category_name, local_time, place
-from handlers.outbound.cards import load_card_request, render_card
+from handlers.outbound.cards import load_card_request, proof_reply, render_card
 from handlers.validation import Invalid, normalize_phone
 from models.domain.requests import parse_number
 from models.domain.status import STATUS_WORDS
@@ -63,8 +63,10 @@ async def cmd_show(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         return
     full = await load_card_request(turn.session, req.id)
     assert full is not None
-    card = render_card(desk.settings, desk.tr, full)
-    turn.replies.append(card)
+    turn.replies.append(render_card(desk.settings, desk.tr, full))
+    proof = proof_reply(desk.settings, desk.tr, full)
+    if proof is not None:
+        turn.replies.append(proof)
 
 
 @commands.command("find", read_only=True)

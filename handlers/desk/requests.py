@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.desk import proof
 from handlers.desk.commands import CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
 from models.domain.requests import parse_number
@@ -32,13 +33,21 @@ async def cmd_status(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
 
 
 async def _with_text(desk: StaffDesk, turn: Turn, args: list[str], action: str) -> None:
-    """``/<action> <number> <text>``: the same as the card's button and its prompt."""
-    if len(args) < 2 or parse_number(args[0]) is None:
+    """``/<action> <number> <text>``: the same as the card's button and its prompt; without
+    the text it asks for it, as the button does. As a photo's caption, /resolve sends the
+    photo with the resolution (handlers/desk/proof.py)."""
+    if not args or parse_number(args[0]) is None:
         desk.usage(turn, action)
         return
     req = await desk._visible(turn, number=args[0])
-    if req is not None:
-        await desk._with_text(turn, req, action, turn.ev.text.split(None, 1)[1])
+    if req is None:
+        return
+    if len(args) < 2:
+        await proof.ask(desk, turn, action, req.id, req.number)
+        return
+    text = turn.ev.text.split(None, 1)[1]
+    photos = proof.proof_photos(turn, action)
+    await desk._with_text(turn, req, action, text, photos)
 
 
 @commands.command("reply")

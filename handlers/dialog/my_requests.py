@@ -27,7 +27,7 @@ from models.domain.requests import (
     parse_number,
 )
 from models.domain.status import Status
-from models.domain.tables import EventKind, Request
+from models.domain.tables import Actor, EventKind, Request
 
 SHORT_ADDRESS = 28
 
@@ -161,7 +161,8 @@ def _history(ctx: Context, req: Request) -> str:
         elif ev.kind is EventKind.COMMENT:
             line = ctx.t("history.comment", when=when, text=_short(ev.text, 200))
         elif ev.kind is EventKind.PHOTO:
-            line = ctx.t("history.photo", when=when)
+            own = ev.actor is Actor.RESIDENT
+            line = ctx.t("history.photo" if own else "history.proof", when=when)
         elif ev.kind is EventKind.DEADLINE:
             line = ctx.t("history.deadline", when=when, text=_short(ev.text, 300))
         elif ev.kind is EventKind.REPLY:
@@ -193,7 +194,7 @@ async def ask_detail(ctx: Context) -> None:
             department=department_name(ctx.settings, ctx.lang, req.department),
             address=place(ctx.tr, ctx.lang, req.address, req.latitude, req.longitude),
             description=req.description or "—",
-            photos=Safe(photo_count(ctx, len(req.photos))),
+            photos=Safe(photo_count(ctx, sum(1 for p in req.photos if not p.proof))),
             created=local_time(ctx, req.created_at),
             history=Safe(_history(ctx, req)),
         )

@@ -58,6 +58,18 @@ def deadline_line(
 CARD_TEXT_MAX = 4096
 
 
+def proof_reply(settings: CityConfig, tr: Translator, req: Request) -> Reply | None:
+    """The department's photos of the fix, for /show (the card's own photos are the
+    resident's)."""
+    photos = [p.file_ref for p in req.photos if p.proof]
+    if not photos:
+        return None
+    lang = settings.staff.language
+    return Reply(
+        tr.t(lang, "card.proof", count=len(photos), number=req.number), photos=photos, lang=lang
+    )
+
+
 def render_card(
     settings: CityConfig, tr: Translator, req: Request, now: datetime | None = None
 ) -> Reply:
@@ -75,6 +87,12 @@ def render_card(
             else (last.actor_id or "—")
         )
         acted = tr.t(lang, "card.acted", who=who, when=local_time(settings, last.at))
+    own = [p.file_ref for p in req.photos if not p.proof]
+    proof = sum(1 for p in req.photos if p.proof)
+    closing = [
+        tr.t(lang, "card.rating", rating=req.rating) if req.rating else "",
+        tr.t(lang, "card.proof", count=proof, number=req.number) if proof else "",
+    ]
     fields: dict[str, object] = dict(
         number=req.number,
         status=tr.t(lang, f"status.{req.status.value}"),
@@ -82,7 +100,7 @@ def render_card(
         department=department_name(settings, lang, req.department),
         address=place(tr, lang, req.address, req.latitude, req.longitude),
         description=req.description or "—",
-        photos=len(req.photos),
+        photos=len(own),
         language=req.language,
         phone=req.phone or tr.t(lang, "summary.no_phone"),
         created=local_time(settings, req.created_at),
@@ -93,7 +111,7 @@ def render_card(
             else ""
         ),
         acted=Safe(acted),
-        rating=Safe(tr.t(lang, "card.rating", rating=req.rating) if req.rating else ""),
+        rating=Safe("\n".join(line for line in closing if line)),
     )
     text = tr.t(lang, "card.text", **fields)
     over = len(to_plain(text)) - CARD_TEXT_MAX
@@ -107,7 +125,7 @@ def render_card(
     return Reply(
         text.strip(),
         card_buttons(tr, lang, req),
-        photos=[p.file_ref for p in req.photos],
+        photos=own,
         latitude=req.latitude,
         longitude=req.longitude,
         lang=lang,

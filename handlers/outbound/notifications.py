@@ -26,6 +26,7 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
     if event == "status":
         status = Status(body["status"])
         note = body.get("note")
+        photos = [str(p) for p in body.get("photos") or []]  # the department's, of the fix
         text = t("notify.status", number=number, status=t(f"status.{status.value}"))
         if status is Status.NEEDS_INFO:
             text = t("notify.needs_info", number=number, question=note or "")
@@ -42,9 +43,16 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
                         Button(tr.t(lang, "feedback.no"), f"fb:no:{rid}"),
                     ]
                 ],
+                photos=photos,
                 lang=lang,
             )
-        return Reply(text, lang=lang)
+        return Reply(text, photos=photos, lang=lang)
+    if event == "proof":
+        return Reply(
+            t("notify.proof_more", number=number),
+            photos=[str(p) for p in body.get("photos") or []],
+            lang=lang,
+        )
     if event == "deadline":
         due = when(settings, lang, datetime.fromisoformat(str(body["deadline"])))
         return Reply(

@@ -14,7 +14,7 @@ from models.domain.base import as_utc
 from models.domain.deadlines.policy import DeadlinePolicy
 from models.domain.outbox import OutboxKind, OutboxStatus, enqueue
 from models.domain.status import RULE, TRANSITIONS, Status
-from models.domain.tables import Actor, EventKind, Request, RequestEvent, Resident
+from models.domain.tables import Actor, EventKind, Photo, Request, RequestEvent, Resident
 
 
 class IllegalTransition(Exception):
@@ -121,7 +121,10 @@ async def change_status(
     now: datetime,
     desk_chats: Sequence[str],
     policy: DeadlinePolicy | None = None,
+    photos: Sequence[str] = (),
 ) -> None:
+    """``photos``: the department's photos of the fix, sent to the resident with the change
+    and kept with the request (as proof, apart from the resident's own)."""
     old = req.status
     if new not in TRANSITIONS[old]:
         raise IllegalTransition(old, new)
@@ -147,6 +150,7 @@ async def change_status(
             at=now,
         )
     )
+    _keep_proof(session, req, photos, actor_id=actor_id, now=now)
     resident = await resident_of(session, req)
     if resident is not None:
         if new is Status.NEEDS_INFO:
@@ -154,9 +158,60 @@ async def change_status(
         elif resident.awaiting_request_id == req.id:
             resident.awaiting_request_id = None
     if actor is not Actor.RESIDENT:
+        extra: dict[str, Any] = {"photos": list(photos)} if photos else {}
         await notify_resident(
-            session, req, "status", now=now, desk_chats=desk_chats, status=new.value, note=note
+            session,
+            req,
+            "status",
+            now=now,
+            desk_chats=desk_chats,
+            status=new.value,
+            note=note,
+            **extra,
         )
+    card_refresh(session, req, desk_chats, now=now)
+
+
+def _keep_proof(
+    session: AsyncSession,
+    req: Request,
+    photos: Sequence[str],
+    *,
+    actor_id: str | None,
+    now: datetime,
+) -> None:
+    """The department's photos of the fix, each kept with the request and in its history
+    (staff work in Telegram: the references are Telegram's)."""
+    for ref in photos:
+        session.add(
+            Photo(request_id=req.id, channel="telegram", file_ref=ref, added_at=now, proof=True)
+        )
+        session.add(
+            RequestEvent(
+                request_id=req.id,
+                kind=EventKind.PHOTO,
+                actor=Actor.STAFF,
+                actor_id=actor_id,
+                text=ref,
+                at=now,
+            )
+        )
+
+
+async def add_proof(
+    session: AsyncSession,
+    req: Request,
+    ref: str,
+    *,
+    actor_id: str,
+    now: datetime,
+    desk_chats: Sequence[str],
+) -> None:
+    """One more photo of the fix, after the resolution went out (the rest of an album whose
+    first photo carried the text): kept, and sent to the resident on its own."""
+    _keep_proof(session, req, [ref], actor_id=actor_id, now=now)
+    req.updated_at = now
+    await notify_resident(session, req, "proof", now=now, desk_chats=desk_chats, photos=[ref])
     card_refresh(session, req, desk_chats, now=now)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, delete, update
+from sqlalchemy import JSON, BigInteger, Integer, String, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,17 +25,22 @@ class StaffPrompt(Base):
     created_at: Mapped[datetime]
     # The prompt's message in a group, once the channel has posted it: the answer replies to it.
     message_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Photos sent before the text (a resolution's proof), and the album the last one was in.
+    photos: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    album: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 async def open_prompt(
     session: AsyncSession, chat_id: str, staff_id: int, action: str, request_id: int, now: datetime
-) -> None:
+) -> StaffPrompt:
     prompt = await session.get(StaffPrompt, (chat_id, staff_id))
     if prompt is None:
         prompt = StaffPrompt(chat_id=chat_id, staff_id=staff_id)
         session.add(prompt)
     prompt.action, prompt.request_id, prompt.created_at = action, request_id, now
     prompt.message_id = None
+    prompt.photos, prompt.album = None, None
+    return prompt
 
 
 async def prompt_posted(
@@ -49,7 +54,7 @@ async def prompt_posted(
     )
 
 
-async def take_prompt(
+async def find_prompt(
     session: AsyncSession,
     chat_id: str,
     staff_id: int,
@@ -58,18 +63,18 @@ async def take_prompt(
     *,
     reply_to: str | None = None,
 ) -> StaffPrompt | None:
-    """The open prompt (removed as it is taken), unless it went stale. With ``reply_to`` (a
-    message in a group) only a reply to the prompt's own message takes it; anything else in
-    the group leaves the prompt open."""
-    prompt = await session.get(StaffPrompt, (chat_id, staff_id))
+    """The open prompt, locked (the photos of an album arrive as messages handled at once),
+    unless it went stale (then it is removed). With ``reply_to`` (a message in a group) only a
+    reply to the prompt's own message finds it; anything else in the group leaves it open."""
+    prompt = await session.get(StaffPrompt, (chat_id, staff_id), with_for_update=True)
     if prompt is None:
         return None
     if reply_to is not None and (
         not reply_to or (prompt.message_id is not None and prompt.message_id != reply_to)
     ):
         return None
-    await session.delete(prompt)
     if (now - as_utc(prompt.created_at)).total_seconds() > max_age_s:
+        await session.delete(prompt)
         return None
     return prompt
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     Enum,
     Float,
@@ -196,6 +197,8 @@ class Photo(Base):
     # Telegram file_id, or a path in the media folder for channels whose URLs expire.
     file_ref: Mapped[str] = mapped_column(String(512))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A photo of the fix, sent by the department with its resolution (else the resident's).
+    proof: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     request: Mapped[Request] = relationship(back_populates="photos")
 

@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models.domain.requests import NUMBER_RE
 from models.domain.status import OPEN_STATUSES, Status
-from models.domain.tables import Request
+from models.domain.tables import Photo, Request
 
 # Address text this long or longer is looked up in SQLite's FTS5 trigram table (a trigram is
 # three characters).
@@ -311,6 +311,16 @@ async def export_rows(
 
 
 EXPORT_PAGE = 2000
+
+
+def _photo_count(proof: bool) -> Any:
+    return (
+        select(func.count(Photo.id))
+        .where(Photo.request_id == Request.id, Photo.proof.is_(proof))
+        .scalar_subquery()
+    )
+
+
 # What /export writes (and the id, for paging): plain columns, not ORM objects.
 EXPORT_FIELDS = (
     Request.id,
@@ -330,4 +340,6 @@ EXPORT_FIELDS = (
     Request.rating,
     Request.channel,
     Request.language,
+    _photo_count(False).label("photos"),
+    _photo_count(True).label("proof_photos"),
 )

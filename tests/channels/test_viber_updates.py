@@ -8,10 +8,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channels.base import Channel
 from bot.channels.telegram.channel import build as telegram_channel
 from bot.channels.viber.client import ViberClient
 from bot.channels.viber.render import decode_payload
@@ -30,12 +32,48 @@ from tests.fakes.viber_server import FakeViberServer, free_port
 from tests.telegram_harness import make_app
 
 VIBER_RESIDENT = "01234567890A=="
+PUBLIC = "https://bot.example.org"
 
 
 @pytest.fixture
 async def servers() -> AsyncIterator[tuple[FakeTelegramServer, FakeViberServer]]:
     async with FakeTelegramServer() as tg, FakeViberServer() as vb:
         yield tg, vb
+
+
+@contextlib.asynccontextmanager
+async def both_channels(
+    servers: tuple[FakeTelegramServer, FakeViberServer],
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    cfg: Settings,
+    port: int,
+) -> AsyncIterator[list[Channel]]:
+    """The whole bot (``run``) with Telegram and Viber on: its web server on ``port``."""
+    tg, vb = servers
+    app = make_app(tg, engine, sessions, cfg)
+    app.env = app.env.model_copy(
+        update={"viber_auth_token": SecretStr(VIBER_TOKEN), "viber_api_base": vb.base_url}
+    )
+    channels = build_channels(app)
+    running = asyncio.create_task(run(app, channels))
+    try:
+        await tg.wait_for("getMe")
+        yield channels
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+def viber_settings(settings: Settings, port: int, **viber: str) -> Settings:
+    cfg = desk_settings(settings)
+    return cfg.model_copy(
+        update={
+            "telegram": cfg.telegram.model_copy(update={"listen_port": port}),
+            "viber": cfg.viber.model_copy(update={"webhook_url": PUBLIC, **viber}),
+        }
+    )
 
 
 async def test_a_staff_action_in_telegram_reaches_the_viber_resident(
@@ -78,28 +116,9 @@ async def test_a_viber_residents_photo_reaches_the_department_card_in_telegram(
     tg, vb = servers
     port = free_port()
     media_dir = tmp_path / "elsewhere" / "photos"
-    cfg = desk_settings(settings)
-    cfg = cfg.model_copy(
-        update={
-            "telegram": cfg.telegram.model_copy(update={"listen_port": port}),
-            "viber": cfg.viber.model_copy(
-                update={
-                    "media_dir": str(media_dir),
-                    "name": "Kryvyi Rih 1520",
-                    "webhook_url": "https://bot.example.org",
-                }
-            ),
-        }
-    )
-    app = make_app(tg, engine, sessions, cfg)
-    app.env = app.env.model_copy(
-        update={"viber_auth_token": SecretStr(VIBER_TOKEN), "viber_api_base": vb.base_url}
-    )
-    channels = build_channels(app)
-    [viber] = [c for c in channels if isinstance(c, ViberChannel)]
-    running = asyncio.create_task(run(app, channels))
-    try:
-        await tg.wait_for("getMe")
+    cfg = viber_settings(settings, port, media_dir=str(media_dir), name="Kryvyi Rih 1520")
+    async with both_channels(servers, engine, sessions, cfg, port) as channels:
+        [viber] = [c for c in channels if isinstance(c, ViberChannel)]
         resident = ViberBot(viber, vb, f"http://127.0.0.1:{port}/viber/webhook", media_dir)
         await file_request(resident)
         [card] = await tg.wait_for(
@@ -111,9 +130,41 @@ async def test_a_viber_residents_photo_reaches_the_department_card_in_telegram(
             1,
             10,
         )
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
     [upload] = card.files.values()
     assert upload.data == JPEG
+
+
+async def test_a_departments_photo_of_the_fix_reaches_the_viber_resident(
+    servers: tuple[FakeTelegramServer, FakeViberServer],
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """Viber shows a picture only from a URL it fetches: the staff member's Telegram photo is
+    fetched once, kept, and served by the bot under a signed URL (bot/channels/viber/media.py)."""
+    tg, vb = servers
+    port = free_port()
+    cfg = viber_settings(settings, port, media_dir=str(tmp_path / "media"))
+    req = await add_request(
+        sessions, cfg, resident=VIBER_RESIDENT, category="lighting", channel="viber", lang="ru"
+    )
+    async with both_channels(servers, engine, sessions, cfg, port):
+        tg.push_update(
+            tg.message_update(ADMIN, photo=JPEG, caption=f"/resolve {req.number} Опора заменена")
+        )
+        calls = await vb.wait_for(lambda c: c.body.get("receiver") == VIBER_RESIDENT, 2, 10)
+        picture, text = calls[0].body, calls[1].body
+        assert picture["type"] == "picture" and picture["media"].startswith(PUBLIC)
+        assert picture["media"].endswith(".jpeg")  # Viber's rule for a picture's URL
+        local = picture["media"].replace(PUBLIC, f"http://127.0.0.1:{port}")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(local) as served:
+                assert served.status == 200 and served.content_type == "image/jpeg"
+                assert await served.read() == JPEG
+            forged = local.replace("/viber/media/", "/viber/media/0", 1)
+            async with http.get(forged) as refused:
+                assert refused.status == 404  # a name without its signature is not served
+    assert "Опора заменена" in text["text"]
+    payloads = {decode_payload(b["ActionBody"]) for b in text["keyboard"]["Buttons"]}
+    assert payloads == {f"fb:yes:{req.id}", f"fb:no:{req.id}"}

@@ -112,6 +112,8 @@ async def dataset(sessions: async_sessionmaker[AsyncSession], cfg: Settings) -> 
                 note=None,
                 now=at,
                 desk_chats=[],
+                # The department's two photos of the fix: counted apart from the resident's.
+                photos=["AgADproof1", "AgADproof2"] if status is Status.RESOLVED else (),
             )
         lamp.rating = 4
         lamp.latitude, lamp.longitude = 47.9105, 33.3918
@@ -138,6 +140,8 @@ def expected_row(req: Request, created: str, **over: str) -> list[str]:
         "rating": "",
         "channel": "telegram",
         "language": req.language,
+        "photos": "0",
+        "proof_photos": "0",
     } | over
     return [row[c] for c in EXPORT_COLUMNS]
 
@@ -202,6 +206,7 @@ async def test_export_is_a_csv_of_exactly_the_period_in_the_citys_time(
             latitude="47.9105",
             longitude="33.3918",
             phone="+380671112233",
+            proof_photos="2",
         ),
         expected_row(pothole, "15.04.2026 12:00"),
     ]
@@ -270,6 +275,7 @@ async def test_export_arrives_as_a_document_in_telegram(
             latitude="47.9105",
             longitude="33.3918",
             phone="+380671112233",
+            proof_photos="2",
         ),
     ]
     assert to_plain(str(call.params.get("caption"))) == translator().t(

@@ -1078,6 +1078,7 @@ class FakeTelegramServer:
         location: tuple[float, float] | None = None,
         contact: tuple[str, int | None] | None = None,
         caption: str | None = None,
+        media_group_id: str | None = None,
         reply_to_message_id: int | None = None,
         first_name: str | None = None,
         username: str | None = None,
@@ -1110,6 +1111,8 @@ class FakeTelegramServer:
                 content["contact"]["user_id"] = contact[1]
         if caption is not None:
             content["caption"] = caption
+        if media_group_id is not None:  # Message.media_group_id: one album, one message each
+            content["media_group_id"] = media_group_id
         chat = user_id if chat_id is None else chat_id
         if reply_to_message_id is not None:
             content |= self._reply_to(chat, reply_to_message_id)

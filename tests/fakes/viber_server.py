@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -404,6 +405,11 @@ def _check_content(kind: str | None, body: dict[str, Any]) -> None:
     elif kind == "picture":
         if not isinstance(body.get("media"), str) or not body["media"]:
             raise Refused(4, "media is required")
+        # REST Bot API, Send message → Picture message: "The URL must have a resource with a
+        # .jpeg, .png or .gif file extension as the last path segment."
+        last = urlsplit(body["media"]).path.rsplit("/", 1)[-1].lower()
+        if not last.endswith((".jpeg", ".png", ".gif")):
+            raise Refused(3, "media must end in .jpeg, .png or .gif")
         if len(str(body.get("text") or "")) > 768:
             raise Refused(3, "picture description is too long")
     elif kind == "location":

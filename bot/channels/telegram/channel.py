@@ -68,6 +68,8 @@ class TelegramChannel:
         self.settings = app.settings.telegram
         self.desk = app.desk
         self.media = media or MediaStore()
+        # Photos staff send are Telegram file ids; another messenger needs their bytes.
+        self.media.fetch_foreign = self._download
         self.desk.on_staff_change = self._staff_changed
         # No aiogram FSM: the conversation keeps its own state in the database.
         self.dispatcher = Dispatcher(disable_fsm=True)
@@ -75,6 +77,14 @@ class TelegramChannel:
         self._sender = TelegramSender(bot, self.tr, self.media)
         self._stopped = asyncio.Event()
         self._polling: asyncio.Future[None] | None = None
+
+    async def _download(self, file_id: str) -> bytes | None:
+        try:
+            data = await self.bot.download(file_id)
+        except (TelegramAPIError, ClientError, TimeoutError) as exc:
+            log.warning("could not download Telegram file %s: %s", file_id[:40], exc)
+            return None
+        return data.read() if data is not None else None
 
     @property
     def webhook(self) -> bool:
@@ -269,6 +279,10 @@ class TelegramChannel:
             finally:
                 with suppress(FileNotFoundError):
                     os.remove(doc.path)
+        elif reply.photos and not reply.force_reply:
+            # A card shown by /show, the photos of a fix: sent as the outbox sends them (one
+            # photo with the text as its caption, or the album, then the text).
+            await self._sender.send(str(chat_id), reply)
         else:
             return await self._send_text(chat_id, reply.text, markup, reply_to, answer=answer)
         if reply.latitude is not None and reply.longitude is not None:

@@ -21,20 +21,21 @@ def to_incoming(message: Message) -> Incoming:
         "name": user.full_name if user else "",
         "language_hint": (user.language_code or "")[:2] if user else "",
         "reply_to": str(message.reply_to_message.message_id) if message.reply_to_message else "",
+        "album": message.media_group_id or "",
     }
     if message.text is not None:
-        text = message.text
-        if text.startswith("/") and len(text) > 1:
-            head, _, rest = text.partition(" ")
-            command = head[1:].split("@", 1)[0].lower()
-            return Incoming(kind=Kind.COMMAND, command=command, text=rest.strip(), **base)
-        return Incoming(kind=Kind.TEXT, text=text, **base)
+        return _command(message.text, base) or Incoming(kind=Kind.TEXT, text=message.text, **base)
+    photo = ""
     if message.photo:
         photo = message.photo[-1].file_id
-        return Incoming(kind=Kind.PHOTO, photo=photo, text=message.caption or "", **base)
-    doc = message.document
-    if doc is not None and (doc.mime_type or "").startswith("image/"):
-        return Incoming(kind=Kind.PHOTO, photo=doc.file_id, text=message.caption or "", **base)
+    elif message.document is not None and (message.document.mime_type or "").startswith("image/"):
+        photo = message.document.file_id
+    if photo:
+        # A command as a photo's caption ("/resolve 2026-000123 Replaced") carries the photo.
+        caption = message.caption or ""
+        return _command(caption, {**base, "photo": photo}) or Incoming(
+            kind=Kind.PHOTO, photo=photo, text=caption, **base
+        )
     if message.location is not None:
         loc = message.location
         return Incoming(kind=Kind.LOCATION, latitude=loc.latitude, longitude=loc.longitude, **base)
@@ -43,6 +44,14 @@ def to_incoming(message: Message) -> Incoming:
         phone = message.contact.phone_number
         return Incoming(kind=Kind.CONTACT, phone=phone, contact_is_own=own, **base)
     return Incoming(kind=Kind.OTHER, text=message.caption or "", **base)
+
+
+def _command(text: str, base: dict[str, Any]) -> Incoming | None:
+    if not (text.startswith("/") and len(text) > 1):
+        return None
+    head, _, rest = text.partition(" ")
+    command = head[1:].split("@", 1)[0].lower()
+    return Incoming(kind=Kind.COMMAND, command=command, text=rest.strip(), **base)
 
 
 def addressed(reply: Reply, user: User) -> Reply:

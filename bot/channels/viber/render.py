@@ -178,8 +178,8 @@ def render_reply(
     own, else ``carried``) rides on the last of them."""
     messages: list[dict[str, Any]] = []
     for ref in reply.photos:
-        # Only public URLs can be shown: Viber fetches the picture itself. Telegram file ids
-        # and photos in our media folder would need a public media URL first (not yet).
+        # Only public URLs can be shown: Viber fetches the picture itself. The sender gives
+        # the bot's own photos one first (bot/channels/viber/media.py).
         if is_url(ref):
             messages.append(_checked(PictureMessage(media=ref, text="")))
     # reply.document (staff CSV exports) and force_reply have no Viber counterpart: the text

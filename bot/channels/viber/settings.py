@@ -27,6 +27,8 @@ class ViberSettings(StrictModel):
     # a higher floor cuts off older apps: Viber refuses them the message (error 13).
     min_api_version: int = Field(1, ge=1)
     media_dir: str = "data/media"  # where residents' photos are kept (Viber's URLs expire)
+    # Where the bot serves pictures to Viber (under webhook_url): a department's photos of a fix.
+    media_path: str = "/viber/media"
     # A validly signed callback is acted on only this long after Viber stamped it: a captured
     # one replayed later is refused even once its message_token has left the seen-updates
     # table (kept 48 h). Viber's own retries of a callback come within minutes.
@@ -36,6 +38,8 @@ class ViberSettings(StrictModel):
     def _https(self) -> ViberSettings:
         if self.webhook_url and not self.webhook_url.startswith("https://"):
             raise ValueError("viber.webhook_url: Viber calls only a public https:// URL")
+        if not self.media_path.startswith("/"):
+            raise ValueError("viber.media_path must start with /")
         if not self.webhook_path.startswith("/"):
             raise ValueError("viber.webhook_path: must start with /")
         return self

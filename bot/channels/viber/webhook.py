@@ -37,6 +37,7 @@ from bot.channels.viber.callbacks import (
     to_incoming,
 )
 from bot.channels.viber.client import NotSubscribed, ViberClient, ViberError, dumps
+from bot.channels.viber.media import ViberMedia
 from bot.channels.viber.render import is_url, render_replies, render_welcome
 from bot.channels.viber.sender import ViberSender
 from bot.channels.viber.settings import ViberSettings
@@ -80,6 +81,7 @@ class ViberChannel:
         self.photo_max_bytes = photo_max_bytes
         self._http = http
         self._key = client.auth_token.encode()
+        self.pictures = ViberMedia(self.media, settings, self._key)
         self._tasks: set[asyncio.Task[None]] = set()
         self._order: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._stopped = asyncio.Event()
@@ -87,10 +89,11 @@ class ViberChannel:
     # -- the Channel contract
 
     def sender(self) -> ViberSender:
-        return ViberSender(self.client)
+        return ViberSender(self.client, self.pictures)
 
     def mount(self, web_app: web.Application) -> bool:
         web_app.router.add_post(self.settings.webhook_path, self.handle_webhook)
+        self.pictures.mount(web_app)
         web_app.on_shutdown.append(self._shutdown)
         return True
 
