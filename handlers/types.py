@@ -35,6 +35,7 @@ class Incoming:
     group: bool = False
     reply_to: str = ""  # the message this one answers, when it is a reply (a prompt's id)
     album: str = ""  # the album a photo came in (each of its photos is a message of its own)
+    thread: str = ""  # the topic of a forum group it was written in
 
     def __post_init__(self) -> None:
         # Every text that enters, cleaned once here: NUL and other control characters are

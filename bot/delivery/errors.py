@@ -53,6 +53,7 @@ class Progress:
     last_id: str = ""
     timeout: float | None = None
     billing_status: int | None = None  # what the messenger said it billed (Viber)
+    thread: str | None = None  # the topic of a forum group the message goes to (Telegram)
     pace: Callable[[], Awaitable[None]] = field(default=_no_wait, repr=False)
     _first: bool = field(default=True, repr=False)
 

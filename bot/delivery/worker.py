@@ -36,6 +36,7 @@ from bot.delivery.errors import (
     TemporaryFailure,
 )
 from bot.delivery.pace import Pace
+from bot.delivery.topics import TOPIC_ONLY_EVENTS, Rooms
 from bot.metrics import OUTBOX_FAILED, OUTBOX_RETRIED, OUTBOX_SENT
 from handlers.i18n import Translator
 from handlers.outbound.cards import load_card_request, render_card
@@ -86,6 +87,7 @@ class Delivery:
         # Parts of a message already delivered, kept between its attempts (a retry after a 429
         # does not post the photos again). In memory: after a crash they may be sent again.
         self._progress: dict[int, Progress] = {}
+        self.rooms = Rooms(sessions, settings)
 
     def kick(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -333,8 +335,15 @@ class Delivery:
         self.kick()
 
     async def _send(self, sender: Sender, item: OutboxMessage, progress: Progress) -> None:
+        progress.thread = await self.rooms.thread(sender, item, progress)
         if item.kind is OutboxKind.MESSAGE:
             body = item.body
+            if body.get("event") in TOPIC_ONLY_EVENTS and (
+                progress.thread is None
+                or body.get("origin") == f"{item.recipient}:{progress.thread}"
+            ):
+                return  # a group without topics keeps to its cards; in the topic staff acted
+                # in, what they did is there already
             if body.get("chart_day"):
                 body = {**body, "chart": await self._chart_file(str(body["chart_day"]))}
             reply = render_notification(self.settings, self.tr, body)
@@ -350,6 +359,7 @@ class Delivery:
         if card is not None and progress.done == 0:
             try:
                 await sender.edit(item.recipient, card.message_id, reply)
+                await self.rooms.follow(sender, item, req)
                 return
             except MessageGone:
                 pass  # deleted in the chat: post it again
@@ -362,6 +372,7 @@ class Delivery:
                 )
             else:
                 existing.message_id = message_id
+        await self.rooms.follow(sender, item, req)
 
     async def _mark_blocked(self, item: OutboxMessage, error: str) -> None:
         """The resident blocked the bot: mark them, and give up on everything still waiting for

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.desk import proof
+from handlers.desk import proof, topic
 from handlers.desk.answers import UnknownTemplate, listing, resolve
 from handlers.desk.commands import CommandGroup, StaffCommand, command_table
 from handlers.desk.staff_ids import STAFF_IDS_TTL, StaffIds
@@ -251,7 +251,7 @@ class StaffDesk:
             await self._button(turn, ev.payload.split(":"))
             return True
         if ev.kind in (Kind.TEXT, Kind.PHOTO):
-            return await proof.on_message(self, turn)
+            return await proof.on_message(self, turn) or await topic.on_message(self, turn)
         return False
 
     async def _run(self, turn: Turn, cmd: StaffCommand) -> None:
@@ -261,6 +261,7 @@ class StaffDesk:
             log.warning("denied: %s (%s) used /%s", turn.actor_id, turn.staff.role, cmd.name)
             self.say(turn, self.t(cmd.denied))
             return
+        await topic.imply_number(turn)
         await cmd.run(self, turn, turn.ev.text.split())
 
     # --- helpers ---------------------------------------------------------------------------
@@ -321,6 +322,7 @@ class StaffDesk:
                 desk_chats=self.chats(req),
                 policy=policy_for(self.settings),
                 photos=photos,
+                origin=turn.origin,
             )
         except IllegalTransition as exc:
             self.say(
@@ -366,6 +368,7 @@ class StaffDesk:
                 actor_id=turn.actor_id,
                 now=turn.now,
                 desk_chats=self.chats(req),
+                origin=turn.origin,
             )
             self.say(turn, self.t("staff.done_reply", number=req.number))
             return

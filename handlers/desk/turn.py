@@ -43,6 +43,12 @@ class Turn:
         return self.ev.chat_id or self.ev.user_id
 
     @property
+    def origin(self) -> str:
+        """The forum topic this was said in, as "<chat>:<thread>" ("" elsewhere)."""
+        ev = self.ev
+        return f"{ev.chat_id}:{ev.thread}" if ev.group and ev.thread else ""
+
+    @property
     def actor_id(self) -> str:
         return str(self.staff.telegram_id)
 

@@ -76,6 +76,17 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
             photos=[str(body["photo"])] if body.get("photo") else [],
             lang=lang,
         )
+    if event == "desk_log":  # a request's topic in a forum group: what staff did
+        who = str(body.get("by") or "—")
+        note = str(body.get("text") or "")
+        if body.get("what") == "reply":
+            line = t("desk.log_reply", number=number, who=who, text=note)
+        else:
+            said = t(f"status.{Status(str(body['status'])).value}")
+            line = t("desk.log_status", number=number, who=who, status=said)
+            if note:
+                line += "\n" + t("notify.note", note=note)
+        return Reply(line, photos=[str(p) for p in body.get("photos") or []], lang=lang)
     if event == "desk_reopened":
         return Reply(t("desk.reopened", number=number), lang=lang)
     if event == "desk_undelivered":

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.domain.base import as_utc
 from models.domain.deadlines.policy import DeadlinePolicy
-from models.domain.outbox import OutboxKind, OutboxStatus, enqueue
+from models.domain.outbox import OutboxKind, OutboxStatus, Topic, enqueue
 from models.domain.status import RULE, TRANSITIONS, Status
 from models.domain.tables import Actor, EventKind, Photo, Request, RequestEvent, Resident
 
@@ -58,6 +59,19 @@ def notify_desk(
             request_id=req.id,
             now=now,
         )
+
+
+async def log_in_topics(
+    session: AsyncSession, req: Request, chats: Sequence[str], *, now: datetime, **args: Any
+) -> None:
+    """What staff did, as a line in the request's topic in each forum group that has one (a
+    group without topics has the card, edited in place, and no running log)."""
+    if not chats:
+        return
+    rows = await session.execute(
+        select(Topic.chat_id).where(Topic.request_id == req.id, Topic.chat_id.in_(list(chats)))
+    )
+    notify_desk(session, req, list(rows.scalars()), "desk_log", now=now, **args)
 
 
 async def resident_of(session: AsyncSession, req: Request) -> Resident | None:
@@ -122,9 +136,11 @@ async def change_status(
     desk_chats: Sequence[str],
     policy: DeadlinePolicy | None = None,
     photos: Sequence[str] = (),
+    origin: str = "",
 ) -> None:
     """``photos``: the department's photos of the fix, sent to the resident with the change
-    and kept with the request (as proof, apart from the resident's own)."""
+    and kept with the request (as proof, apart from the resident's own). ``origin``: the
+    "<chat>:<topic>" staff acted in, which needs no log line of what they did there."""
     old = req.status
     if new not in TRANSITIONS[old]:
         raise IllegalTransition(old, new)
@@ -170,6 +186,19 @@ async def change_status(
             **extra,
         )
     card_refresh(session, req, desk_chats, now=now)
+    if actor is Actor.STAFF:
+        await log_in_topics(
+            session,
+            req,
+            desk_chats,
+            now=now,
+            what="status",
+            status=new.value,
+            by=actor_id,
+            text=note or "",
+            photos=list(photos),
+            origin=origin,
+        )
 
 
 def _keep_proof(
@@ -223,6 +252,7 @@ async def staff_reply(
     actor_id: str,
     now: datetime,
     desk_chats: Sequence[str],
+    origin: str = "",
 ) -> None:
     session.add(
         RequestEvent(
@@ -237,6 +267,16 @@ async def staff_reply(
     req.updated_at = now
     await notify_resident(session, req, "reply", now=now, desk_chats=desk_chats, text=text)
     card_refresh(session, req, desk_chats, now=now)
+    await log_in_topics(
+        session,
+        req,
+        desk_chats,
+        now=now,
+        what="reply",
+        by=actor_id,
+        text=text,
+        origin=origin,
+    )
 
 
 async def reassign(

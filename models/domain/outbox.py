@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -180,6 +181,31 @@ class Card(Base):
     chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Topic(Base):
+    """A request's own topic in a forum group (Telegram: a thread id), where its card and
+    everything said about it go; closed while the request is not open."""
+
+    __tablename__ = "request_topics"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(String(32))
+    closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+    __table_args__ = (Index("ix_request_topics_chat_thread", "chat_id", "thread_id"),)
+
+
+async def topic_request(session: AsyncSession, chat_id: str, thread_id: str) -> int | None:
+    """The request whose topic a message in a forum group was written in."""
+    return (
+        await session.execute(
+            select(Topic.request_id).where(Topic.chat_id == chat_id, Topic.thread_id == thread_id)
+        )
+    ).scalar_one_or_none()
 
 
 async def release_held(

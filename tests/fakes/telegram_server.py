@@ -815,6 +815,10 @@ class FakeTelegramServer:
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._last_message_id: dict[int, int] = {}
         self._chats: dict[int, dict[str, Any]] = {}
+        # Forum supergroups (make_forum): their topics by thread id, and whether the bot may
+        # manage topics there.
+        self._topics: dict[int, dict[int, dict[str, Any]]] = {}
+        self._manages_topics: dict[int, bool] = {}
         self._usernames: dict[str, int] = {}
         self._users: dict[int, dict[str, Any]] = {}
         self._files: dict[str, _StoredFile] = {}
@@ -850,6 +854,9 @@ class FakeTelegramServer:
             "deleteMyCommands": self._delete_my_commands,
             "getChat": self._get_chat,
             "getChatMember": self._get_chat_member,
+            "createForumTopic": self._create_forum_topic,
+            "closeForumTopic": self._close_forum_topic,
+            "reopenForumTopic": self._reopen_forum_topic,
         }
 
     # ---- lifecycle
@@ -952,6 +959,75 @@ class FakeTelegramServer:
                 f"got {len(matching)}; recorded calls (last 50):\n{recorded}"
             )
         return matching
+
+    # ---- forums
+
+    def make_forum(self, chat_id: int, *, can_manage_topics: bool = True) -> None:
+        """Make a group a forum supergroup (topics on), the bot an administrator in it with
+        (or without) the can_manage_topics right."""
+        self._chat(chat_id)["is_forum"] = True
+        self._topics.setdefault(chat_id, {})
+        self._manages_topics[chat_id] = can_manage_topics
+
+    def topics(self, chat_id: int) -> dict[int, dict[str, Any]]:
+        """The forum's topics by thread id: {"name", "closed"}."""
+        return self._topics.get(chat_id, {})
+
+    def thread_messages(self, chat_id: int, thread: int) -> list[dict[str, Any]]:
+        """The messages a topic shows, oldest first."""
+        return [m for m in self.chat_history(chat_id) if m.get("message_thread_id") == thread]
+
+    def _check_thread(self, chat: int, thread: object) -> None:
+        # sendMessage and the others: message_thread_id is "the target message thread (topic)
+        # of the forum; for forum supergroups ... only". Telegram answers an unknown one with
+        # "message thread not found".
+        topics = self._topics.get(chat)
+        if topics is None or thread not in topics:
+            raise _bad("message thread not found")
+
+    def _forum(self, call: Call) -> tuple[int, dict[int, dict[str, Any]]]:
+        chat = self._chat_of(call.params)
+        assert chat is not None
+        topics = self._topics.get(chat)
+        if topics is None:
+            raise _bad("the chat is not a forum")
+        # createForumTopic, closeForumTopic, reopenForumTopic: "The bot must be an
+        # administrator in the chat for this to work and must have the can_manage_topics
+        # administrator rights" (closing and reopening: "unless it is the creator of the
+        # topic"; the bot made every topic here, so only creating needs the right).
+        return chat, topics
+
+    def _create_forum_topic(self, call: Call) -> dict[str, Any]:
+        chat, topics = self._forum(call)
+        if not self._manages_topics.get(chat, False):
+            raise _bad("not enough rights to create a topic")
+        name = str(call.params["name"])
+        if not 1 <= len(name) <= 128:  # createForumTopic: "name: Topic name, 1-128 characters"
+            raise _bad("TOPIC_TITLE_EMPTY" if not name else "TOPIC_TITLE_INVALID")
+        # The topic begins with its service message, whose id is the topic's thread id.
+        created = self._new_message(
+            chat, self._bot_user(call.token), {"forum_topic_created": {"name": name}}
+        )
+        thread = int(created["message_id"])
+        created |= {"message_thread_id": thread, "is_topic_message": True}
+        topics[thread] = {"name": name, "closed": False}
+        return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
+
+    def _set_closed(self, call: Call, closed: bool) -> bool:
+        _, topics = self._forum(call)
+        topic = topics.get(call.params["message_thread_id"])
+        if topic is None:
+            raise _bad("message thread not found")
+        if topic["closed"] == closed:
+            raise _bad("TOPIC_NOT_MODIFIED")
+        topic["closed"] = closed
+        return True
+
+    def _close_forum_topic(self, call: Call) -> bool:
+        return self._set_closed(call, True)
+
+    def _reopen_forum_topic(self, call: Call) -> bool:
+        return self._set_closed(call, False)
 
     # ---- files
 
@@ -1079,6 +1155,7 @@ class FakeTelegramServer:
         contact: tuple[str, int | None] | None = None,
         caption: str | None = None,
         media_group_id: str | None = None,
+        thread: int | None = None,
         reply_to_message_id: int | None = None,
         first_name: str | None = None,
         username: str | None = None,
@@ -1114,6 +1191,8 @@ class FakeTelegramServer:
         if media_group_id is not None:  # Message.media_group_id: one album, one message each
             content["media_group_id"] = media_group_id
         chat = user_id if chat_id is None else chat_id
+        if thread is not None:  # written in a forum's topic
+            content |= {"message_thread_id": thread, "is_topic_message": True}
         if reply_to_message_id is not None:
             content |= self._reply_to(chat, reply_to_message_id)
         return {"message": self._new_message(chat, sender, content)}
@@ -1301,6 +1380,8 @@ class FakeTelegramServer:
                 status, description = self._failed_chats[chat]
                 raise ApiError(status, description)
             self._check_limits(call.token, spec.name, chat)
+            if "message_thread_id" in call.params and chat is not None:
+                self._check_thread(chat, call.params["message_thread_id"])
             if spec.name == "getUpdates":
                 result: Any = await self._get_updates(call)
             else:
@@ -1584,7 +1665,13 @@ class FakeTelegramServer:
         chat = self._chat_of(p)
         if isinstance(reply_to, int) and chat is not None:
             content |= self._reply_to(chat, reply_to)
+        content |= self._in_thread(chat, p.get("message_thread_id"))
         return content
+
+    def _in_thread(self, chat: int | None, thread: object) -> dict[str, Any]:
+        if chat is None or not isinstance(thread, int) or chat not in self._topics:
+            return {}
+        return {"message_thread_id": thread, "is_topic_message": True}
 
     def _reply_to(self, chat: int, message_id: int) -> dict[str, Any]:
         replied = self._messages.get((chat, message_id))
@@ -1764,6 +1851,7 @@ class FakeTelegramServer:
             }
             if "caption" in item:
                 content["caption"] = visible_text(item["caption"], item.get("parse_mode")).strip()
+            content |= self._in_thread(chat, call.params.get("message_thread_id"))
             messages.append(self._new_message(chat, self._bot_user(call.token), content))
         return messages
 

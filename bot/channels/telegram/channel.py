@@ -39,7 +39,8 @@ from bot.channels.telegram.render import CAPTION_LIMIT, Markup, coalesce, render
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.settings import token
 from bot.channels.telegram.traffic import answering, busy
-from bot.channels.telegram.updates import CHANNEL, addressed, to_incoming
+from bot.channels.telegram.updates import CHANNEL, addressed, to_incoming, topic_of
+from bot.delivery import Progress
 from bot.media import MediaStore
 from handlers.types import Incoming, Kind, Reply
 from models.domain.staff import list_staff
@@ -172,7 +173,12 @@ class TelegramChannel:
             answer = await self.desk.handle(staff_ev, event_id=str(event_update.update_id))
             if answer is not None:
                 async with _answering(message.chat.id, wait_out=False):
-                    await self.send(message.chat.id, answer, reply_to=message.message_id)
+                    await self.send(
+                        message.chat.id,
+                        answer,
+                        reply_to=message.message_id,
+                        thread=topic_of(message),
+                    )
                 return None
         if not private:
             return None
@@ -204,12 +210,14 @@ class TelegramChannel:
                 ev, user_id=str(user.id), chat_id=str(chat.id), group=chat.type != ChatType.PRIVATE
             )
             staff_replies = await self.desk.handle(staff_ev, event_id=str(event_update.update_id))
+            # A card's button in a request's topic: the answers go to that topic.
+            thread = topic_of(query.message if isinstance(query.message, Message) else None)
             async with _answering(chat.id, wait_out=False):
                 for reply in staff_replies or []:
                     if staff_ev.group and reply.force_reply:
-                        await self._post_prompt(chat.id, reply, user)
+                        await self._post_prompt(chat.id, reply, user, thread)
                     else:
-                        await self.send_one(chat.id, reply)
+                        await self.send_one(chat.id, reply, thread=thread)
             return spinner
         if chat.type != ChatType.PRIVATE:
             return spinner
@@ -220,11 +228,14 @@ class TelegramChannel:
 
     # -- answering
 
-    async def _post_prompt(self, chat_id: int, reply: Reply, user: User) -> None:
+    async def _post_prompt(self, chat_id: int, reply: Reply, user: User, thread: str) -> None:
         """A prompt in a group: only a reply to this very message answers it (the desk is told
         its id), so the group's other talk is never taken for the answer."""
         msg = await self.bot.send_message(
-            chat_id, addressed(reply, user).text, reply_markup=ForceReply(selective=True)
+            chat_id,
+            addressed(reply, user).text,
+            reply_markup=ForceReply(selective=True),
+            message_thread_id=int(thread) if thread else None,
         )
         await self.desk.prompt_posted(str(chat_id), user.id, str(msg.message_id))
 
@@ -235,6 +246,7 @@ class TelegramChannel:
         reply_to: int | None = None,
         *,
         answer_last: bool = False,
+        thread: str = "",
     ) -> SendMessage | None:
         """Send the replies in order. With ``answer_last`` the last message, when it is plain
         text, is returned instead of sent: the handler hands it to aiogram, which puts it in
@@ -243,7 +255,11 @@ class TelegramChannel:
         last: SendMessage | None = None
         for i, reply in enumerate(replies):
             last = await self.send_one(
-                chat_id, reply, reply_to, answer=answer_last and i == len(replies) - 1
+                chat_id,
+                reply,
+                reply_to,
+                answer=answer_last and i == len(replies) - 1,
+                thread=thread,
             )
         return last
 
@@ -254,7 +270,10 @@ class TelegramChannel:
         reply_to: int | None = None,
         *,
         answer: bool = False,
+        thread: str = "",
     ) -> SendMessage | None:
+        """One reply; ``thread``: the forum topic it answers in."""
+        topic = int(thread) if thread else None
         markup: Markup | ForceReply = render_markup(reply)
         if reply.force_reply:
             markup = ForceReply(selective=True)
@@ -275,6 +294,7 @@ class TelegramChannel:
                     chat_id,
                     FSInputFile(doc.path, filename=doc.filename),
                     caption=reply.text[:CAPTION_LIMIT],
+                    message_thread_id=topic,
                 )
             finally:
                 with suppress(FileNotFoundError):
@@ -282,11 +302,15 @@ class TelegramChannel:
         elif reply.photos and not reply.force_reply:
             # A card shown by /show, the photos of a fix: sent as the outbox sends them (one
             # photo with the text as its caption, or the album, then the text).
-            await self._sender.send(str(chat_id), reply)
+            await self._sender.send(str(chat_id), reply, Progress(thread=thread or None))
         else:
-            return await self._send_text(chat_id, reply.text, markup, reply_to, answer=answer)
+            return await self._send_text(
+                chat_id, reply.text, markup, reply_to, answer=answer, thread=topic
+            )
         if reply.latitude is not None and reply.longitude is not None:
-            await self.bot.send_location(chat_id, reply.latitude, reply.longitude)
+            await self.bot.send_location(
+                chat_id, reply.latitude, reply.longitude, message_thread_id=topic
+            )
         return None
 
     async def _send_text(
@@ -297,6 +321,7 @@ class TelegramChannel:
         reply_to: int | None = None,
         *,
         answer: bool = False,
+        thread: int | None = None,
     ) -> SendMessage | None:
         parts = list(split_text(text))
         for i, part in enumerate(parts):
@@ -304,6 +329,7 @@ class TelegramChannel:
             method = SendMessage(
                 chat_id=chat_id,
                 text=part,
+                message_thread_id=thread,
                 reply_markup=markup if last else None,
                 reply_parameters=ReplyParameters(
                     message_id=reply_to, allow_sending_without_reply=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,6 +43,13 @@ from handlers.types import Reply
 # One Bot API call of a message: what it sent (an album is a list of messages).
 Part = Callable[[], Awaitable[Message | list[Message]]]
 SEND_TIMEOUT_SECONDS = 15
+FORUM_TTL_SECONDS = 600.0
+TOPIC_NAME_LIMIT = 128  # createForumTopic: "Topic name, 1-128 characters"
+log = logging.getLogger(__name__)
+
+
+def _thread(progress: Progress | None) -> int | None:
+    return int(progress.thread) if progress is not None and progress.thread else None
 
 
 class TelegramSender:
@@ -52,6 +60,7 @@ class TelegramSender:
         self.bot = bot
         self.tr = tr
         self.media = media or MediaStore()
+        self._forums: dict[str, tuple[bool, float]] = {}
 
     def load(self) -> int:
         """The bot's messages of the last second, answers to residents included: the outbox
@@ -72,51 +81,116 @@ class TelegramSender:
         return photos
 
     async def send(self, recipient: str, reply: Reply, progress: Progress | None = None) -> str:
+        thread = _thread(progress)
         photos = self._photos(reply)
         markup = render_markup(reply)
         parts: list[Part] = []
         if len(photos) == 1 and len(reply.text) <= CAPTION_LIMIT:
             parts.append(
-                lambda: self.bot.send_photo(
-                    recipient, photos[0], caption=reply.text, reply_markup=markup
+                functools.partial(
+                    self.bot.send_photo,
+                    recipient,
+                    photos[0],
+                    caption=reply.text,
+                    reply_markup=markup,
+                    message_thread_id=thread,
                 )
             )
         else:
             if photos:
-                parts.append(self._album(recipient, photos))
+                parts.append(self._album(recipient, photos, thread))
             for piece in split_text(reply.text):
                 parts.append(
-                    functools.partial(self.bot.send_message, recipient, piece, reply_markup=markup)
+                    functools.partial(
+                        self.bot.send_message,
+                        recipient,
+                        piece,
+                        reply_markup=markup,
+                        message_thread_id=thread,
+                    )
                 )
         return await self._in_parts(parts, progress)
 
-    def _album(self, recipient: str, photos: list[str | FSInputFile]) -> Part:
+    def _album(self, recipient: str, photos: list[str | FSInputFile], thread: int | None) -> Part:
         if len(photos) == 1:
-            return functools.partial(self.bot.send_photo, recipient, photos[0])
-        return lambda: self.bot.send_media_group(
-            recipient, [InputMediaPhoto(media=p) for p in photos[:MEDIA_GROUP_LIMIT]]
+            return functools.partial(
+                self.bot.send_photo, recipient, photos[0], message_thread_id=thread
+            )
+        return functools.partial(
+            self.bot.send_media_group,
+            recipient,
+            [InputMediaPhoto(media=p) for p in photos[:MEDIA_GROUP_LIMIT]],
+            message_thread_id=thread,
         )
 
     async def send_card(
         self, recipient: str, reply: Reply, progress: Progress | None = None
     ) -> str:
+        thread = _thread(progress)
         photos = self._photos(reply)
         parts: list[Part] = []
         if photos:
-            parts.append(self._album(recipient, photos))
+            parts.append(self._album(recipient, photos, thread))
         if reply.latitude is not None and reply.longitude is not None:
             parts.append(
                 functools.partial(
-                    self.bot.send_location, recipient, reply.latitude, reply.longitude
+                    self.bot.send_location,
+                    recipient,
+                    reply.latitude,
+                    reply.longitude,
+                    message_thread_id=thread,
                 )
             )
         text = next(iter(split_text(reply.text)), "—")
         parts.append(
             functools.partial(
-                self.bot.send_message, recipient, text, reply_markup=render_markup(reply)
+                self.bot.send_message,
+                recipient,
+                text,
+                reply_markup=render_markup(reply),
+                message_thread_id=thread,
             )
         )
         return await self._in_parts(parts, progress)
+
+    # -- forum topics (bot/delivery/topics.py)
+
+    async def is_forum(self, chat: str) -> bool:
+        """Whether a group has topics on (getChat, asked again after FORUM_TTL_SECONDS: a
+        group switched to topics is noticed without a restart)."""
+        now = asyncio.get_running_loop().time()
+        known = self._forums.get(chat)
+        if known is not None and now - known[1] < FORUM_TTL_SECONDS:
+            return known[0]
+        async with _delivery_errors():
+            info = await self.bot.get_chat(chat, request_timeout=SEND_TIMEOUT_SECONDS)
+        forum = bool(info.is_forum)
+        self._forums[chat] = (forum, now)
+        return forum
+
+    async def open_topic(self, chat: str, name: str) -> str | None:
+        """A new topic's thread id; None when the bot may not make one (no can_manage_topics
+        right, topics just turned off): the request then lives in the group as before."""
+        try:
+            async with _delivery_errors():
+                topic = await self.bot.create_forum_topic(
+                    chat, name[:TOPIC_NAME_LIMIT], request_timeout=SEND_TIMEOUT_SECONDS
+                )
+        except PermanentFailure as exc:
+            log.warning("no topic for %r in %s: %s", name, chat, exc)
+            self._forums.pop(chat, None)
+            return None
+        return str(topic.message_thread_id)
+
+    async def close_topic(self, chat: str, thread: str, *, closed: bool) -> None:
+        """Close (or reopen) a topic; one already so is left as it is."""
+        method = self.bot.close_forum_topic if closed else self.bot.reopen_forum_topic
+        try:
+            async with _delivery_errors():
+                await method(chat, int(thread), request_timeout=SEND_TIMEOUT_SECONDS)
+        except PermanentFailure as exc:
+            # TOPIC_NOT_MODIFIED: someone closed or reopened it by hand; or the topic is gone.
+            log.info("topic %s in %s left as it is: %s", thread, chat, exc)
 
     async def _in_parts(self, parts: list[Part], progress: Progress | None) -> str:
         """Each Bot API call of one message in turn, each in its own slot of the rate limits

@@ -22,6 +22,7 @@ def to_incoming(message: Message) -> Incoming:
         "language_hint": (user.language_code or "")[:2] if user else "",
         "reply_to": str(message.reply_to_message.message_id) if message.reply_to_message else "",
         "album": message.media_group_id or "",
+        "thread": topic_of(message),
     }
     if message.text is not None:
         return _command(message.text, base) or Incoming(kind=Kind.TEXT, text=message.text, **base)
@@ -44,6 +45,13 @@ def to_incoming(message: Message) -> Incoming:
         phone = message.contact.phone_number
         return Incoming(kind=Kind.CONTACT, phone=phone, contact_is_own=own, **base)
     return Incoming(kind=Kind.OTHER, text=message.caption or "", **base)
+
+
+def topic_of(message: Message | None) -> str:
+    """The forum topic a message is in ("" outside topics: a forum's General, other chats)."""
+    if message is None or not message.is_topic_message or message.message_thread_id is None:
+        return ""
+    return str(message.message_thread_id)
 
 
 def _command(text: str, base: dict[str, Any]) -> Incoming | None:
