@@ -60,6 +60,7 @@ def queries() -> dict[str, tuple[str, Query]]:
     from models.domain.requests import list_for_resident
     from models.storage.desk_queries import by_number, queue, search, stats
     from models.storage.digest_queries import digest_figures
+    from models.storage.quality import quality
 
     async def my_requests(s: AsyncSession, x: Sample, r: random.Random) -> object:
         return await list_for_resident(s, r.choice(x.resident_ids), offset=0, limit=5)
@@ -102,6 +103,10 @@ def queries() -> dict[str, tuple[str, Query]]:
             s, x.now, resolved_since=x.day_start(1), resolved_until=x.day_start(0)
         )
 
+    async def quality_30_days(s: AsyncSession, x: Sample, r: random.Random) -> object:
+        # The digest's and /stats' quality figures: every department, the last 30 days.
+        return await quality(s, x.day_start(30), x.day_start(0), x.now)
+
     return {
         "my_requests": ("interactive", my_requests),
         "queue_department": ("interactive", queue_department),
@@ -114,6 +119,7 @@ def queries() -> dict[str, tuple[str, Query]]:
         "find_street": ("interactive", find_street),
         "stats_day": ("stats", stats_day),
         "digest_day": ("stats", digest),
+        "quality_30_days": ("stats", quality_30_days),
         "stats_month": ("stats", stats_month),
     }
 

@@ -6,6 +6,7 @@ resident comes straight back to the summary.
 
 from __future__ import annotations
 
+from handlers.dialog import safety
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import goto, reask, step
 from handlers.formatting import category_name, place
@@ -184,6 +185,7 @@ async def on_category(ctx: Context, ev: Incoming) -> None:
     if ctx.draft.get("category") != code:
         ctx.draft["subcategory"] = None
     ctx.draft["category"] = code
+    safety.show(ctx, cat.notice)
     if cat.subcategories:
         await goto(ctx, Step.SUBCATEGORY)
     else:
@@ -214,6 +216,7 @@ async def on_subcategory(ctx: Context, ev: Incoming) -> None:
         await reask(ctx)
         return
     ctx.draft["subcategory"] = code
+    safety.show(ctx, next(s for s in cat.subcategories if s.code == code).notice)
     await advance(ctx)
 
 
@@ -313,6 +316,7 @@ async def on_description(ctx: Context, ev: Incoming) -> None:
         await reask(ctx)
         return
     ctx.draft["description"] = result
+    safety.after_description(ctx, result)
     await advance(ctx)
 
 

@@ -121,6 +121,7 @@ class Subcategory(StrictModel):
     department: str | None = None  # overrides the category's department
     deadline: Deadline = None  # overrides the category's deadline, e.g. "4h"
     priority: Priority | None = None
+    notice: LocalizedName | None = None  # shown at once when chosen (e.g. "call 104 now")
 
 
 class Category(StrictModel):
@@ -131,6 +132,7 @@ class Category(StrictModel):
     deadline: Deadline = None  # e.g. "24h" or "7d"; None: [deadlines] default
     priority: Priority = "normal"
     subcategories: list[Subcategory] = []
+    notice: LocalizedName | None = None  # shown at once when chosen
 
     @field_validator("subcategories")
     @classmethod
@@ -213,6 +215,23 @@ class Limits(StrictModel):
         return self
 
 
+class Safety(StrictModel):
+    """Words that mean danger in a description, in each language, and the notice they bring
+    before the resident goes on (the chat is not an emergency line)."""
+
+    notice: LocalizedName | None = None
+    words: dict[Literal["uk", "ru", "en"], list[Annotated[str, Field(min_length=2)]]] = {}
+
+    @model_validator(mode="after")
+    def _notice_for_words(self) -> Safety:
+        if any(self.words.values()) and self.notice is None:
+            raise ValueError("safety.words need safety.notice: the words show it")
+        return self
+
+    def all_words(self) -> list[str]:
+        return [w for words in self.words.values() for w in words]
+
+
 class Costs(StrictModel):
     """What the city pays for messages (Viber bills those the bot starts outside the 24 hours
     after a resident's own message; replies inside them are free)."""
@@ -250,6 +269,7 @@ class CityConfig(StrictModel):
     staff: StaffSettings = StaffSettings()
     deadlines: DeadlineSettings = DeadlineSettings()
     costs: Costs = Costs()
+    safety: Safety = Safety()
     departments: list[Department]
     categories: Annotated[list[Category], Field(min_length=1)]
     templates: dict[TemplateName, AnswerTemplate] = {}  # every department's staff may use these
