@@ -282,8 +282,10 @@ def _label_to_button(ev: Incoming, offered: dict[str, str]) -> Incoming:
 def _mark_keyboard_removal(replies: list[Reply], previous_kb: object) -> None:
     """An input keyboard stays on the phone until a message removes it."""
     showing_input = previous_kb == Keyboard.INPUT.value
-    for reply in replies:
+    for i, reply in enumerate(replies):
         if showing_input and reply.keyboard is not Keyboard.INPUT:
+            if any(r.buttons and r.keyboard is Keyboard.INPUT for r in replies[i + 1 :]):
+                continue  # a notice before the next question: that question's keyboard follows
             reply.remove_input_keyboard = True
             return
         if reply.buttons:

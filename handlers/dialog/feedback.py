@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from handlers.dialog import outages
 from handlers.dialog.context import Context
 from handlers.parsing import parse_int, parse_row_id
 from handlers.types import Button, Incoming, Kind
@@ -17,7 +18,7 @@ from models.domain.requests import add_comment, add_photo, get_for_resident
 from models.domain.status import Status
 from models.domain.tables import Actor, EventKind, Request, RequestEvent
 
-GLOBAL_PREFIXES = ("fb:", "rate:")
+GLOBAL_PREFIXES = ("fb:", "rate:", outages.PREFIX)
 # A resident often answers in several messages (a text, then a photo): what follows the answer
 # this soon still belongs to it, rather than being taken for a dialog step.
 ANSWER_FOLLOW_UP = timedelta(minutes=10)
@@ -36,6 +37,9 @@ async def _own(ctx: Context, raw_id: str) -> Request | None:
 
 async def on_global_button(ctx: Context, ev: Incoming) -> None:
     kind, _, rest = ev.payload.partition(":")
+    if kind == "out":
+        await outages.on_button(ctx, rest)
+        return
     if kind == "fb":
         answer, _, raw_id = rest.partition(":")
         req = await _own(ctx, raw_id)

@@ -6,7 +6,7 @@ resident comes straight back to the summary.
 
 from __future__ import annotations
 
-from handlers.dialog import safety
+from handlers.dialog import outages, safety
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import goto, reask, step
 from handlers.formatting import category_name, place
@@ -277,6 +277,7 @@ async def on_address(ctx: Context, ev: Incoming) -> None:
         await reask(ctx)
         return
     ctx.draft.update(address=result, lat=None, lon=None)
+    await outages.offer(ctx, result)
     await advance(ctx)
 
 

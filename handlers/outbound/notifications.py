@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from handlers.formatting import department_name, local_time, when
+from handlers.formatting import category_name, department_name, local_time, when
 from handlers.i18n import Translator
 from handlers.types import Button, Reply
 from models.domain.city import CityConfig
@@ -53,6 +53,12 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
             photos=[str(p) for p in body.get("photos") or []],
             lang=lang,
         )
+    if event == "outage_over":
+        category = category_name(settings, lang, str(body.get("category", "")), None)
+        over = str(body.get("text") or "")
+        if over:
+            return Reply(t("outage.over", category=category, text=over), lang=lang)
+        return Reply(t("outage.over_plain", category=category), lang=lang)
     if event == "deadline":
         due = when(settings, lang, datetime.fromisoformat(str(body["deadline"])))
         return Reply(

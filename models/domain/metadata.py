@@ -1,3 +1,3 @@
 """Imports every model module so the metadata is complete (for Alembic and tests)."""
 
-from models.domain import outbox, prompts, staff, tables  # noqa: F401
+from models.domain import outages, outbox, prompts, staff, tables  # noqa: F401

@@ -127,5 +127,5 @@ def test_apostrophes_are_one() -> None:
 def test_danger_words_without_a_notice_are_refused(settings: Settings) -> None:
     data = settings.model_dump(mode="json")
     data["safety"] = {"words": {"en": ["fire"]}}
-    with pytest.raises(ConfigError, match="safety.words need safety.notice"):
+    with pytest.raises(ConfigError, match=r"safety\.words need safety\.notice"):
         parse_settings(data)
