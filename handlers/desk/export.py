@@ -56,6 +56,7 @@ EXPORT_COLUMNS = (
     "language",
     "photos",
     "proof_photos",
+    "subscribers",
 )
 
 
@@ -120,6 +121,7 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
                     r.language,
                     r.photos,
                     r.proof_photos,
+                    r.subscribers,
                 )
             )
     name = f"requests_{start.isoformat()}_{end.isoformat()}.csv"

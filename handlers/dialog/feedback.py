@@ -16,6 +16,7 @@ from models.domain.deadlines.policy import policy_for
 from models.domain.lifecycle import change_status, notify_desk
 from models.domain.requests import add_comment, add_photo, get_for_resident
 from models.domain.status import Status
+from models.domain.subscribers import is_subscriber
 from models.domain.tables import Actor, EventKind, Request, RequestEvent
 
 GLOBAL_PREFIXES = ("fb:", "rate:", outages.PREFIX)
@@ -35,6 +36,14 @@ async def _own(ctx: Context, raw_id: str) -> Request | None:
     return await get_for_resident(ctx.session, ctx.resident.id, request_id, for_update=True)
 
 
+async def _followed(ctx: Context, raw_id: str) -> Request | None:
+    """A request the resident joined ("this is my problem too"), not filed."""
+    request_id = parse_row_id(raw_id)
+    if request_id is None or not await is_subscriber(ctx.session, request_id, ctx.resident.id):
+        return None
+    return await ctx.session.get(Request, request_id, with_for_update=True)
+
+
 async def on_global_button(ctx: Context, ev: Incoming) -> None:
     kind, _, rest = ev.payload.partition(":")
     if kind == "out":
@@ -43,11 +52,19 @@ async def on_global_button(ctx: Context, ev: Incoming) -> None:
     if kind == "fb":
         answer, _, raw_id = rest.partition(":")
         req = await _own(ctx, raw_id)
+        follower = req is None
+        if follower:
+            req = await _followed(ctx, raw_id)
         if req is None or req.status is not Status.RESOLVED:
             ctx.say(ctx.t("feedback.too_late"))
             return
         chats = ctx.settings.desk_chats(req.department)
         fixed = answer == "yes"
+        if follower and fixed:
+            # Each answers for themself: a subscriber's "Yes" closes nothing (the resident
+            # who filed it, or the follow-up, does), but one "No" is enough to reopen it.
+            ctx.say(ctx.t("feedback.thanks_follower", number=req.number))
+            return
         await change_status(
             ctx.session,
             req,

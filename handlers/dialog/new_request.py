@@ -6,7 +6,7 @@ resident comes straight back to the summary.
 
 from __future__ import annotations
 
-from handlers.dialog import outages, safety
+from handlers.dialog import nearby, outages, safety
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import goto, reask, step
 from handlers.formatting import category_name, place
@@ -117,7 +117,11 @@ async def cancel(ctx: Context) -> None:
 
 
 async def navigate(ctx: Context, ev: Incoming) -> bool:
-    """Back / Cancel, common to every step of the flow."""
+    """Back / Cancel, and the "this is my problem too" buttons shown after the address, common
+    to every step of the flow."""
+    if ev.kind is Kind.BUTTON and ev.payload.startswith(nearby.PREFIX):
+        await nearby.on_button(ctx, ev.payload)
+        return True
     if ev.kind is Kind.BUTTON and ev.payload == "nav:back":
         await back(ctx)
         return True
@@ -265,6 +269,7 @@ async def on_address(ctx: Context, ev: Incoming) -> None:
             await reask(ctx)
             return
         ctx.draft.update(address=None, lat=ev.latitude, lon=ev.longitude)
+        await nearby.offer(ctx, lat=ev.latitude, lon=ev.longitude)
         await advance(ctx)
         return
     if ev.kind not in (Kind.TEXT, Kind.PHOTO):
@@ -278,6 +283,7 @@ async def on_address(ctx: Context, ev: Incoming) -> None:
         return
     ctx.draft.update(address=result, lat=None, lon=None)
     await outages.offer(ctx, result)
+    await nearby.offer(ctx, address=result)
     await advance(ctx)
 
 

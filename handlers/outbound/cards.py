@@ -31,7 +31,11 @@ async def load_card_request(session: AsyncSession, request_id: int) -> Request |
         await session.execute(
             select(Request)
             .where(Request.id == request_id)
-            .options(selectinload(Request.photos), selectinload(Request.events))
+            .options(
+                selectinload(Request.photos),
+                selectinload(Request.events),
+                selectinload(Request.subscribers),
+            )
         )
     ).scalar_one_or_none()
 
@@ -89,7 +93,9 @@ def render_card(
         acted = tr.t(lang, "card.acted", who=who, when=local_time(settings, last.at))
     own = [p.file_ref for p in req.photos if not p.proof]
     proof = sum(1 for p in req.photos if p.proof)
+    followers = len(req.subscribers)
     closing = [
+        tr.t(lang, "card.subscribers", count=followers) if followers else "",
         tr.t(lang, "card.rating", rating=req.rating) if req.rating else "",
         tr.t(lang, "card.proof", count=proof, number=req.number) if proof else "",
     ]

@@ -108,3 +108,14 @@ def matches(named: str, typed: str) -> bool:
     if not want.street or want.street != got.street:
         return False
     return not want.house or want.house == got.house
+
+
+def place_key(address: str | None) -> str | None:
+    """What two typed addresses of one building share ("<street>|<house>"), for an indexed
+    lookup; None without a street and a house number."""
+    if not address:
+        return None
+    place = parse_place(address)
+    if not place.street or not place.house:
+        return None
+    return f"{place.street}|{place.house}"[:200]

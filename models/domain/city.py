@@ -205,6 +205,8 @@ class Limits(StrictModel):
     # Messages to a resident who blocked the bot or unsubscribed are kept this long and sent
     # if they come back; older ones are dropped (what changed is in "My requests" anyway).
     held_messages_days: int = Field(7, ge=0, le=90)
+    # "This is my problem too": open requests within this distance of a pin are offered.
+    nearby_radius_m: float = Field(150, ge=10, le=2000)
 
     @model_validator(mode="after")
     def _ranges(self) -> Limits:

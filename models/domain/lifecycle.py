@@ -15,6 +15,7 @@ from models.domain.base import as_utc
 from models.domain.deadlines.policy import DeadlinePolicy
 from models.domain.outbox import OutboxKind, OutboxStatus, Topic, enqueue
 from models.domain.status import RULE, TRANSITIONS, Status
+from models.domain.subscribers import subscribers_of
 from models.domain.tables import Actor, EventKind, Photo, Request, RequestEvent, Resident
 
 
@@ -99,6 +100,22 @@ async def notify_resident(
     message is kept, as undeliverable, and goes out if they come back within
     ``limits.held_messages_days`` (``release_held``); the department is told they were not
     reached, so nobody believes the resident knows."""
+    # Those who said "this is my problem too" hear what the resident who filed it hears.
+    for follower in await subscribers_of(session, req.id):
+        enqueue(
+            session,
+            follower.channel,
+            follower.external_id or "",
+            {
+                "event": event,
+                "number": req.number,
+                "request_id": req.id,
+                "lang": follower.language or req.language,
+                **args,
+            },
+            request_id=req.id,
+            now=now,
+        )
     resident = await resident_of(session, req)
     if resident is None:
         return False

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from models.domain.addresses import place_key
 from models.domain.base import utcnow
 from models.domain.status import OPEN_STATUSES, Status
 from models.domain.tables import Actor, Counter, EventKind, Photo, Request, RequestEvent, Resident
@@ -87,6 +88,7 @@ async def submit_request(
         subcategory=new.subcategory,
         department=new.department,
         address=new.address,
+        place_key=place_key(new.address),
         latitude=new.latitude,
         longitude=new.longitude,
         description=new.description,

@@ -134,6 +134,10 @@ class Request(Base):
             sqlite_where=text(OPEN_STATUS_SQL),
             postgresql_where=text(OPEN_STATUS_SQL),
         ),
+        # Migration 0014: "this is my problem too" looks up the open requests of a category
+        # at one building (place_key, models/domain/addresses.py) or near a pin.
+        Index("ix_requests_category_place", "category", "place_key"),
+        Index("ix_requests_category_lat", "category", "latitude"),
         Index(
             "ix_requests_address_trgm",
             "address",
@@ -155,6 +159,8 @@ class Request(Base):
     address: Mapped[str | None] = mapped_column(String(500))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    # The typed address's street and building, as compared (addresses.place_key).
+    place_key: Mapped[str | None] = mapped_column(String(200), default=None)
     description: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[Status] = mapped_column(_enum(Status, "request_status"), default=Status.NEW)
@@ -181,9 +187,28 @@ class Request(Base):
     photos: Mapped[list[Photo]] = relationship(
         back_populates="request", order_by="Photo.id", cascade="all, delete-orphan"
     )
+    # Loaded where shown (the card); the database removes them with the request.
+    subscribers: Mapped[list[RequestSubscriber]] = relationship(
+        order_by="RequestSubscriber.at", lazy="raise", viewonly=True
+    )
     events: Mapped[list[RequestEvent]] = relationship(
         back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
     )
+
+
+class RequestSubscriber(Base):
+    """A resident who said "this is my problem too" (or whose request was merged into this
+    one): told every change, as the resident who filed it is."""
+
+    __tablename__ = "request_subscribers"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Photo(Base):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import Integer, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import models.domain.metadata  # noqa: F401  (every table on the metadata, to be copied)
 from models.domain.base import Base
 from models.domain.tables import Request, Resident
 from models.storage.migrate import upgrade

@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models.domain.requests import NUMBER_RE
 from models.domain.status import OPEN_STATUSES, Status
-from models.domain.tables import Photo, Request
+from models.domain.tables import Photo, Request, RequestSubscriber
 
 # Address text this long or longer is looked up in SQLite's FTS5 trigram table (a trigram is
 # three characters).
@@ -342,4 +342,8 @@ EXPORT_FIELDS = (
     Request.language,
     _photo_count(False).label("photos"),
     _photo_count(True).label("proof_photos"),
+    select(func.count())
+    .where(RequestSubscriber.request_id == Request.id)
+    .scalar_subquery()
+    .label("subscribers"),
 )

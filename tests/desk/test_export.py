@@ -142,6 +142,7 @@ def expected_row(req: Request, created: str, **over: str) -> list[str]:
         "language": req.language,
         "photos": "0",
         "proof_photos": "0",
+        "subscribers": "0",
     } | over
     return [row[c] for c in EXPORT_COLUMNS]
 

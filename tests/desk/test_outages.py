@@ -99,10 +99,11 @@ async def test_a_resident_at_a_known_outage_is_told_and_subscribes_instead_of_fi
         listing = await told(h, ADMIN, srv.message_update(ADMIN, "/outages"))
         assert "No. 1" in listing[0] and "subscribers: 2" in listing[0], listing
 
+        had = {user: len(srv.sent_messages(user)) for user in (OLENA, IVAN)}
         ended = await told(h, ADMIN, srv.message_update(ADMIN, "/outage end 1 Тепло подано"))
         assert "residents told: 2" in ended[0]
-        await h.wait_texts(OLENA, len(srv.sent_messages(OLENA)) + 1, wait=WAIT)
-        await h.wait_texts(IVAN, len(srv.sent_messages(IVAN)) + 1, wait=WAIT)
+        await h.wait_texts(OLENA, had[OLENA] + 1, wait=WAIT)
+        await h.wait_texts(IVAN, had[IVAN] + 1, wait=WAIT)
         assert texts(h, OLENA)[-1].startswith("✅") and "аварію усунено" in texts(h, OLENA)[-1]
         assert "Тепло подано" in texts(h, OLENA)[-1]
         assert "авария устранена" in texts(h, IVAN)[-1]
