@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.desk import proof, topic
+from handlers.desk import incidents, proof, topic
 from handlers.desk.answers import UnknownTemplate, listing, resolve
 from handlers.desk.commands import CommandGroup, StaffCommand, command_table
 from handlers.desk.staff_ids import STAFF_IDS_TTL, StaffIds
@@ -347,6 +347,9 @@ class StaffDesk:
         self, turn: Turn, req: Request, action: str, text: str, photos: Sequence[str] = ()
     ) -> None:
         """Complete a text action; ``photos`` (a resolution's proof) go with it."""
+        if action == "dup":  # the card's "Duplicate of…": the text is the main request
+            await incidents.merge_into(self, turn, text.split()[:1], [req])
+            return
         result: str | None = None
         if text.strip() or not photos:  # photos alone need no words
             expanded = await resolve(turn.session, self.settings, self.tr, req, text)
@@ -389,6 +392,8 @@ class StaffDesk:
             await proof.ask(self, turn, action, req.id, req.number)
         elif action == "proofdone":
             await proof.finish(self, turn, req)
+        elif action == "dup":
+            await proof.ask(self, turn, "dup", req.id, req.number)
         elif action == "reassign":
             buttons = [
                 Button(d.name.get(self.lang), f"s:to:{req.id}:{d.code}")

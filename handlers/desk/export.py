@@ -57,6 +57,7 @@ EXPORT_COLUMNS = (
     "photos",
     "proof_photos",
     "subscribers",
+    "duplicate_of",
 )
 
 
@@ -122,6 +123,7 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
                     r.photos,
                     r.proof_photos,
                     r.subscribers,
+                    r.duplicate_of or "",
                 )
             )
     name = f"requests_{start.isoformat()}_{end.isoformat()}.csv"

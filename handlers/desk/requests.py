@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.desk import proof
+from handlers.desk import incidents, proof
 from handlers.desk.commands import CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
 from models.domain.requests import parse_number
@@ -68,3 +68,18 @@ async def cmd_resolve(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
 @commands.command("reject")
 async def cmd_reject(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     await _with_text(desk, turn, args, "reject")
+
+
+@commands.command("merge")
+async def cmd_merge(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
+    """``/merge <main> <duplicate>…``: one incident instead of many reports."""
+    if len(args) < 2 or any(parse_number(a) is None for a in args):
+        desk.usage(turn, "merge")
+        return
+    duplicates = []
+    for number in args[1:]:
+        found = await desk._visible(turn, number=number)
+        if found is not None:
+            duplicates.append(found)
+    if duplicates:
+        await incidents.merge_into(desk, turn, args[:1], duplicates)

@@ -35,6 +35,7 @@ async def load_card_request(session: AsyncSession, request_id: int) -> Request |
                 selectinload(Request.photos),
                 selectinload(Request.events),
                 selectinload(Request.subscribers),
+                selectinload(Request.duplicate_of),
             )
         )
     ).scalar_one_or_none()
@@ -94,7 +95,9 @@ def render_card(
     own = [p.file_ref for p in req.photos if not p.proof]
     proof = sum(1 for p in req.photos if p.proof)
     followers = len(req.subscribers)
+    main = req.duplicate_of
     closing = [
+        tr.t(lang, "card.duplicate_of", main=main.number) if main is not None else "",
         tr.t(lang, "card.subscribers", count=followers) if followers else "",
         tr.t(lang, "card.rating", rating=req.rating) if req.rating else "",
         tr.t(lang, "card.proof", count=proof, number=req.number) if proof else "",

@@ -47,6 +47,8 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
                 lang=lang,
             )
         return Reply(text, photos=photos, lang=lang)
+    if event == "merged":  # /merge: the request closed as a duplicate; they follow the main one
+        return Reply(t("notify.merged", number=number, main=str(body.get("main", ""))), lang=lang)
     if event == "proof":
         return Reply(
             t("notify.proof_more", number=number),

@@ -134,11 +134,12 @@ CARD_ACTIONS: tuple[tuple[str, Status], ...] = (
     ("reject", S.REJECTED),
 )
 REASSIGN_ACTION = "reassign"
+DUPLICATE_ACTION = "dup"  # "Duplicate of…": merge into another open request (/merge)
 
 
 def card_actions(status: Status) -> list[str]:
     """The buttons a card shows for a request in ``status``."""
     actions = [name for name, target in CARD_ACTIONS if target in TRANSITIONS[status]]
     if RULE[status].open:
-        actions.append(REASSIGN_ACTION)
+        actions += [REASSIGN_ACTION, DUPLICATE_ACTION]
     return actions

@@ -161,6 +161,10 @@ class Request(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     # The typed address's street and building, as compared (addresses.place_key).
     place_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Closed as a duplicate of another request (/merge): its residents follow that one.
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("requests.id", ondelete="SET NULL"), default=None
+    )
     description: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[Status] = mapped_column(_enum(Status, "request_status"), default=Status.NEW)
@@ -186,6 +190,9 @@ class Request(Base):
 
     photos: Mapped[list[Photo]] = relationship(
         back_populates="request", order_by="Photo.id", cascade="all, delete-orphan"
+    )
+    duplicate_of: Mapped[Request | None] = relationship(
+        remote_side="Request.id", lazy="raise", viewonly=True
     )
     # Loaded where shown (the card); the database removes them with the request.
     subscribers: Mapped[list[RequestSubscriber]] = relationship(

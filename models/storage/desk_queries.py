@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, column, func, literal_column, or_, select, table
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.domain.requests import NUMBER_RE
@@ -311,6 +312,7 @@ async def export_rows(
 
 
 EXPORT_PAGE = 2000
+_MAIN = aliased(Request, name="main")  # the request a duplicate was merged into
 
 
 def _photo_count(proof: bool) -> Any:
@@ -346,4 +348,8 @@ EXPORT_FIELDS = (
     .where(RequestSubscriber.request_id == Request.id)
     .scalar_subquery()
     .label("subscribers"),
+    select(_MAIN.number)
+    .where(_MAIN.id == Request.duplicate_of_id)
+    .scalar_subquery()
+    .label("duplicate_of"),
 )

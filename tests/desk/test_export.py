@@ -143,6 +143,7 @@ def expected_row(req: Request, created: str, **over: str) -> list[str]:
         "photos": "0",
         "proof_photos": "0",
         "subscribers": "0",
+        "duplicate_of": "",
     } | over
     return [row[c] for c in EXPORT_COLUMNS]
 

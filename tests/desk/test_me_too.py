@@ -149,3 +149,49 @@ async def test_five_reports_of_one_problem_are_one_request_with_four_subscribers
         row = await session.get(Request, req.id)
     assert followers == 4
     assert row is not None and row.status is Status.REOPENED
+
+
+async def test_staff_merge_reports_into_one_incident_by_command_and_by_the_card(
+    srv: FakeTelegramServer,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    cfg = desk_settings(settings)
+    filed = {}
+    for user, lang, address in (
+        (555_711, "uk", "вул. Соборності, 12"),
+        (555_712, "ru", "Соборности угол Мира"),  # typed so no building matches it
+        (555_713, "en", "near the school on Sobornosti"),
+    ):
+        filed[user] = await add_request(
+            sessions, cfg, resident=str(user), category="lighting", address=address, lang=lang
+        )
+    main, by_command, by_card = filed.values()
+    async with running_bot(srv, engine, sessions, cfg) as h:
+        await answered(
+            h, ADMIN, srv.message_update(ADMIN, f"/merge {main.number} {by_command.number}")
+        )
+        assert f"Merged into {main.number}: {by_command.number}" in plain(h, ADMIN)[-1]
+        # The card's "Duplicate of…", its question answered with the main request's number.
+        await answered(h, ADMIN, srv.callback_update(ADMIN, f"s:dup:{by_card.id}"))
+        await answered(h, ADMIN, srv.message_update(ADMIN, main.number))
+        assert f"Merged into {main.number}: {by_card.number}" in plain(h, ADMIN)[-1]
+        await h.wait_texts(555_712, 1, wait=WAIT)
+        await h.wait_texts(555_713, 1, wait=WAIT)
+        assert "объединены" in plain(h, 555_712)[0] and main.number in plain(h, 555_712)[0]
+        assert "were merged" in plain(h, 555_713)[0]
+        # A change of the main request now reaches all three.
+        await answered(h, ADMIN, srv.message_update(ADMIN, f"/resolve {main.number} Done"))
+        for user in filed:
+            await h.wait_texts(user, 1 if user == 555_711 else 2, wait=WAIT)
+        assert "resolved" in plain(h, 555_713)[-1] and "Done" in plain(h, 555_713)[-1]
+        # Merging again is refused: the duplicates are closed.
+        await answered(
+            h, ADMIN, srv.message_update(ADMIN, f"/merge {main.number} {by_card.number}")
+        )
+        assert "no longer open" in plain(h, ADMIN)[-1]
+    async with sessions() as session:
+        rows = {r.id: r for r in (await session.scalars(select(Request))).all()}
+    assert rows[by_command.id].status is Status.CLOSED
+    assert rows[by_command.id].duplicate_of_id == rows[by_card.id].duplicate_of_id == main.id

@@ -60,9 +60,15 @@ def test_the_clock_runs_only_while_the_department_has_the_request() -> None:
 
 
 def test_a_card_offers_exactly_the_changes_the_table_allows() -> None:
-    everything = ["accept", "progress", "needinfo", "resolve", "reject", REASSIGN_ACTION]
+    everything = ["accept", "progress", "needinfo", "resolve", "reject", REASSIGN_ACTION, "dup"]
     assert card_actions(Status.NEW) == everything
-    assert card_actions(Status.IN_PROGRESS) == ["needinfo", "resolve", "reject", REASSIGN_ACTION]
+    assert card_actions(Status.IN_PROGRESS) == [
+        "needinfo",
+        "resolve",
+        "reject",
+        REASSIGN_ACTION,
+        "dup",
+    ]
     # What the desk refuses is not offered: a resolved request is not reassigned.
     assert card_actions(Status.RESOLVED) == []
 
