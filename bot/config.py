@@ -43,6 +43,9 @@ class DeliverySettings(StrictModel):
     dialog_reserve_per_second: float = Field(5, ge=0)
     private_per_second: float = Field(1, gt=0)
     group_per_minute: float = Field(20, gt=0)
+    # A surge: when more new cards than this wait for one group, they go as one message
+    # listing them (each with its /show link) instead of one by one, 3 a minute behind.
+    batch_cards_over: int = Field(10, ge=1)
     max_attempts: int = Field(8, ge=1)
     backoff_base_seconds: float = Field(2, gt=0)
     backoff_max_seconds: float = Field(600, gt=0)

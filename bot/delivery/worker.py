@@ -23,9 +23,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.delivery.batches import Batches
 from bot.delivery.errors import (
     MessageGone,
     PermanentFailure,
@@ -88,6 +89,7 @@ class Delivery:
         # does not post the photos again). In memory: after a crash they may be sent again.
         self._progress: dict[int, Progress] = {}
         self.rooms = Rooms(sessions, settings)
+        self.batches = Batches(sessions, settings, tr)
 
     def kick(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -210,6 +212,18 @@ class Delivery:
             )
             return None
         group = sender.is_group(item.recipient)
+        if item.kind is OutboxKind.CARD:
+            skip = await self._superseded(item)
+            if skip == "done":
+                return None  # listed in a batch meanwhile (bot/delivery/batches.py)
+            if skip:
+                # A later refresh of the same card is queued: it shows the request as it is
+                # then, so this one is left out rather than spend one of the group's 20 a
+                # minute.
+                await self._record(
+                    item, OutboxStatus.SENT, attempts=item.attempts, error="superseded"
+                )
+                return None
         wait = self.pace.chat_wait(item.recipient)
         if wait > 0:
             await self._release([item], delay=wait)
@@ -273,6 +287,28 @@ class Delivery:
         )
         OUTBOX_SENT.labels(item.channel).inc()
         return None
+
+    async def _superseded(self, item: OutboxMessage) -> str:
+        """ "done" when the card went in a batch meanwhile; "later" when a later refresh of it
+        is queued; "" when it is to be sent."""
+        async with self.sessions() as session:
+            status = await session.scalar(
+                select(OutboxMessage.status).where(OutboxMessage.id == item.id)
+            )
+            if status is not OutboxStatus.PENDING:
+                return "done"
+            later = await session.scalar(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.request_id == item.request_id,
+                    OutboxMessage.kind == OutboxKind.CARD,
+                    OutboxMessage.recipient == item.recipient,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.id > item.id,
+                )
+                .limit(1)
+            )
+        return "later" if later is not None else ""
 
     async def _chart_file(self, day: str) -> str | None:
         """The digest's chart, from the database, as a file the senders can upload: a cache
@@ -348,6 +384,8 @@ class Delivery:
                 body = {**body, "chart": await self._chart_file(str(body["chart_day"]))}
             reply = render_notification(self.settings, self.tr, body)
             await sender.send(item.recipient, reply, progress)
+            return
+        if await self.batches.send(sender, item, progress):
             return
         request_id = int(item.body["request_id"])
         async with self.sessions() as session:

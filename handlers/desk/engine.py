@@ -12,8 +12,10 @@ reveals that staff commands exist.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -51,6 +53,7 @@ TEXT_ACTIONS = {
     "reject": Status.REJECTED,
 }
 BUTTON_STATUS = {"accept": Status.ASSIGNED, "progress": Status.IN_PROGRESS}
+SHOW_LINK = re.compile(r"show_(\d{4})_(\d{6})", re.ASCII)
 # Commands residents have too: from someone who is not staff they are simply the resident's.
 SHARED_COMMANDS = frozenset({"help"})
 
@@ -99,6 +102,9 @@ class StaffDesk:
 
     async def handle(self, ev: Incoming, event_id: str = "") -> list[Reply] | None:
         started = time.perf_counter()
+        link = SHOW_LINK.fullmatch(ev.command) if ev.kind is Kind.COMMAND else None
+        if link is not None:  # /show_2026_000123, the tappable form a batch of new cards lists
+            ev = replace(ev, command="show", text=f"{link[1]}-{link[2]}")
         replies = await self._handle(ev, event_id)
         if replies is not None:
             self.on_handled(ev.kind.value, time.perf_counter() - started)

@@ -139,3 +139,27 @@ def render_card(
         longitude=req.longitude,
         lang=lang,
     )
+
+
+BATCH_MAX = 30  # requests listed in one message: well inside Telegram's 4096 characters
+
+
+def render_batch(settings: CityConfig, tr: Translator, reqs: list[Request]) -> Reply:
+    """New requests a group could not get one card each of in time (a surge): one message
+    listing them, each with a /show link that brings its card and buttons."""
+    lang = settings.staff.language
+    lines = [tr.t(lang, "card.batch_head", count=len(reqs))]
+    for req in reqs:
+        short = " ".join((req.description or "").split())
+        lines.append(
+            tr.t(
+                lang,
+                "card.batch_line",
+                number=req.number,
+                show=req.number.replace("-", "_"),
+                category=category_name(settings, lang, req.category, req.subcategory),
+                address=place(tr, lang, req.address, req.latitude, req.longitude),
+                description=short if len(short) <= 60 else short[:59] + "…",
+            )
+        )
+    return Reply("\n".join(lines), lang=lang)

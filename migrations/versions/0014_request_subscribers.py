@@ -43,8 +43,9 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_request_subscribers_resident_id", "request_subscribers", ["resident_id"])
-    with op.batch_alter_table("requests") as batch:
-        batch.add_column(sa.Column("place_key", sa.String(length=200), nullable=True))
+    # A plain ADD COLUMN (no table rebuild on SQLite, which would drop the address search's
+    # triggers of migration 0005).
+    op.add_column("requests", sa.Column("place_key", sa.String(length=200), nullable=True))
     op.create_index("ix_requests_category_place", "requests", ["category", "place_key"])
     op.create_index("ix_requests_category_lat", "requests", ["category", "latitude"])
     requests = sa.table(

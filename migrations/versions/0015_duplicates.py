@@ -19,19 +19,27 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+FK = "fk_requests_duplicate_of_id_requests"
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("requests") as batch:
-        batch.add_column(sa.Column("duplicate_of_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key(
-            "fk_requests_duplicate_of_id_requests",
-            "requests",
-            ["duplicate_of_id"],
-            ["id"],
-            ondelete="SET NULL",
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite adds a column with its reference in place; Alembic's way (a constraint of
+        # its own) rebuilds the table, which drops the triggers that keep the address search
+        # (requests_fts, migration 0005) in step.
+        op.execute(
+            "ALTER TABLE requests ADD COLUMN duplicate_of_id INTEGER"
+            " REFERENCES requests (id) ON DELETE SET NULL"
         )
+        return
+    op.add_column("requests", sa.Column("duplicate_of_id", sa.Integer(), nullable=True))
+    op.create_foreign_key(
+        FK, "requests", "requests", ["duplicate_of_id"], ["id"], ondelete="SET NULL"
+    )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint(FK, "requests", type_="foreignkey")
     with op.batch_alter_table("requests") as batch:
-        batch.drop_constraint("fk_requests_duplicate_of_id_requests", type_="foreignkey")
         batch.drop_column("duplicate_of_id")

@@ -30,7 +30,7 @@ STAFF = 700_002  # lighting department
 RESIDENT = 555_101
 WAIT = 10.0  # generous; every wait ends as soon as its message arrives
 
-CARD_ACTIONS = ["accept", "progress", "needinfo", "resolve", "reject", "reassign"]
+CARD_ACTIONS = ["accept", "progress", "needinfo", "resolve", "reject", "reassign", "dup"]
 
 
 @pytest.fixture
