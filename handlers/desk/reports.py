@@ -10,7 +10,7 @@ from handlers.desk.commands import CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
 from handlers.formatting import department_name, local_date, percent, rating
 from models.domain.base import as_utc
-from models.storage.desk_queries import stats
+from models.storage.desk_queries import followers, stats
 from models.storage.digest_queries import median, resolve_durations, within_deadline
 from models.storage.quality import quality
 
@@ -45,6 +45,17 @@ async def cmd_stats(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
             )
         lines.append(
             desk.t("staff.stats_line", status=desk.t(f"status.{status.value}"), count=count)
+        )
+    for dept, (joined, merged) in sorted(
+        (await followers(turn.session, since, turn.scope)).items()
+    ):
+        lines.append(
+            desk.t(
+                "staff.stats_followers",
+                department=department_name(desk.settings, desk.lang, dept),
+                joined=joined,
+                merged=merged,
+            )
         )
     lines += await _speed_lines(desk, turn, since)
     lines += await _quality_lines(desk, turn, since)

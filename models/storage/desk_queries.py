@@ -264,16 +264,44 @@ def _like_pattern(text: str) -> str:
 async def stats(
     session: AsyncSession, since: datetime, department: str | None
 ) -> list[tuple[str, Status, int]]:
-    """(department, status, count) of the requests filed since ``since``."""
+    """(department, status, count) of the requests filed since ``since``; a report merged into
+    another (a duplicate) is not counted again: one incident, one request."""
     stmt = (
         select(Request.department, Request.status, func.count())
-        .where(Request.created_at >= since)
+        .where(Request.created_at >= since, Request.duplicate_of_id.is_(None))
         .group_by(Request.department, Request.status)
         .order_by(Request.department, Request.status)
     )
     if department is not None:
         stmt = stmt.where(Request.department == department)
     return [(d, s, int(n)) for d, s, n in (await session.execute(stmt)).all()]
+
+
+async def followers(
+    session: AsyncSession, since: datetime, department: str | None
+) -> dict[str, tuple[int, int]]:
+    """By department, since ``since``: residents who joined a request ("this is my problem
+    too", or merged in) and the reports merged into another as duplicates."""
+    joined = (
+        select(Request.department, func.count())
+        .join(RequestSubscriber, RequestSubscriber.request_id == Request.id)
+        .where(RequestSubscriber.at >= since)
+        .group_by(Request.department)
+    )
+    merged = (
+        select(Request.department, func.count())
+        .where(Request.created_at >= since, Request.duplicate_of_id.is_not(None))
+        .group_by(Request.department)
+    )
+    if department is not None:
+        joined = joined.where(Request.department == department)
+        merged = merged.where(Request.department == department)
+    out: dict[str, tuple[int, int]] = {}
+    for dept, n in await session.execute(joined):
+        out[dept] = (int(n), 0)
+    for dept, n in await session.execute(merged):
+        out[dept] = (out.get(dept, (0, 0))[0], int(n))
+    return out
 
 
 async def export_rows(

@@ -186,6 +186,11 @@ async def test_staff_merge_reports_into_one_incident_by_command_and_by_the_card(
         for user in filed:
             await h.wait_texts(user, 1 if user == 555_711 else 2, wait=WAIT)
         assert "resolved" in plain(h, 555_713)[-1] and "Done" in plain(h, 555_713)[-1]
+        # /stats counts the incident once, and its followers apart.
+        await answered(h, ADMIN, srv.message_update(ADMIN, "/stats"))
+        said = plain(h, ADMIN)[-1]
+        assert "Street lighting: 1\n" in said, said  # three reports, one incident
+        assert "2 residents joined a request already filed; 2 duplicates merged" in said, said
         # Merging again is refused: the duplicates are closed.
         await answered(
             h, ADMIN, srv.message_update(ADMIN, f"/merge {main.number} {by_card.number}")
