@@ -37,6 +37,25 @@ def place(
     return "—"
 
 
+def answered(
+    config: CityConfig,
+    lang: str,
+    category: str,
+    sub: str | None,
+    answers: dict[str, str] | None,
+) -> list[tuple[str, str]]:
+    """The category's extra questions and the answers given, as a reader reads them."""
+    cat = config.category(category)
+    if cat is None or not answers:
+        return []
+    out = []
+    for q in cat.questions_for(sub):
+        option = q.option(answers.get(q.key, ""))
+        if option is not None:
+            out.append((q.text.get(lang), option.text.get(lang)))
+    return out
+
+
 def department_name(config: CityConfig, lang: str, code: str) -> str:
     dept = config.department(code)
     return dept.name.get(lang) if dept else code

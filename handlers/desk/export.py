@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.desk.commands import CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
-from handlers.formatting import local_time
+from handlers.formatting import answered, local_time
 from handlers.parsing import parse_day
 from handlers.types import Document
 from models.domain.base import as_utc
@@ -58,6 +58,7 @@ EXPORT_COLUMNS = (
     "proof_photos",
     "subscribers",
     "duplicate_of",
+    "answers",
 )
 
 
@@ -124,6 +125,14 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
                     r.proof_photos,
                     r.subscribers,
                     r.duplicate_of or "",
+                    spreadsheet_safe(
+                        "; ".join(
+                            f"{q}: {a}"
+                            for q, a in answered(
+                                desk.settings, desk.lang, r.category, r.subcategory, r.answers
+                            )
+                        )
+                    ),
                 )
             )
     name = f"requests_{start.isoformat()}_{end.isoformat()}.csv"

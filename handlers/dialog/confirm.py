@@ -16,7 +16,7 @@ from handlers.dialog.new_request import (
     next_missing,
     resume,
 )
-from handlers.formatting import when
+from handlers.formatting import answered, when
 from handlers.i18n import Safe
 from handlers.types import Incoming, Kind
 from models.domain.filing import file_request
@@ -30,6 +30,16 @@ def photo_count(ctx: Context, count: int) -> str:
 
 def summary(ctx: Context, d: dict[str, Any]) -> str:
     photos = len(d.get("photos", []))
+    said = [
+        ctx.t("summary.answer", question=q, answer=a)
+        for q, a in answered(
+            ctx.settings, ctx.lang, d.get("category", ""), d.get("subcategory"), d.get("answers")
+        )
+    ]
+    return "\n".join([_summary(ctx, d, photos), *said])
+
+
+def _summary(ctx: Context, d: dict[str, Any], photos: int) -> str:
     return ctx.t(
         "new.summary",
         category=category_label(ctx, d.get("category", ""), d.get("subcategory")),
@@ -109,6 +119,7 @@ async def submit(ctx: Context) -> None:
             description=d["description"],
             photos=list(d.get("photos", [])),
             phone=d.get("phone"),
+            answers={str(k): str(v) for k, v in (d.get("answers") or {}).items()},
         ),
         now=ctx.now,
     )

@@ -22,6 +22,7 @@ class Step(enum.StrEnum):
     FORGET = "forget"
     CATEGORY = "category"
     SUBCATEGORY = "subcategory"
+    QUESTIONS = "questions"
     ADDRESS = "address"
     DESCRIPTION = "description"
     PHOTOS = "photos"

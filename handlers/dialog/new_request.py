@@ -1,4 +1,5 @@
-"""Filing a request: category → subcategory → address → description → photos → phone → confirm.
+"""Filing a request: category → subcategory → the category's extra questions → address →
+description → photos → phone → confirm.
 
 Every step has Back and Cancel. From the summary any field can be edited; after an edit the
 resident comes straight back to the summary.
@@ -17,8 +18,19 @@ from handlers.validation import (
     validate_address,
     validate_description,
 )
+from models.domain.city import Question
 
-FLOW = (Step.CATEGORY, Step.SUBCATEGORY, Step.ADDRESS, Step.DESCRIPTION, Step.PHOTOS, Step.PHONE)
+FLOW = (
+    Step.CATEGORY,
+    Step.SUBCATEGORY,
+    Step.QUESTIONS,
+    Step.ADDRESS,
+    Step.DESCRIPTION,
+    Step.PHOTOS,
+    Step.PHONE,
+)
+# Steps only some categories have: Back from the step after them may skip them.
+OPTIONAL = (Step.SUBCATEGORY, Step.QUESTIONS)
 
 
 def moves(at: Step) -> dict[Step, str]:
@@ -30,10 +42,12 @@ def moves(at: Step) -> dict[Step, str]:
     if i + 1 < len(FLOW):
         out[FLOW[i + 1]] = ""
     out[Step.CONFIRM] = "" if i + 1 == len(FLOW) else "all answered"
-    if i > 0:
-        out[FLOW[i - 1]] = "Back"
-        if FLOW[i - 1] is Step.SUBCATEGORY:
-            out[Step.CATEGORY] = "Back"
+    j = i - 1
+    while j >= 0:
+        out[FLOW[j]] = "Back"
+        if FLOW[j] not in OPTIONAL:
+            break
+        j -= 1
     out[Step.MENU] = "Cancel"
     return out
 
@@ -67,6 +81,8 @@ def next_missing(ctx: Context) -> Step:
         return Step.CATEGORY
     if cat.subcategories and not d.get("subcategory"):
         return Step.SUBCATEGORY
+    if pending_question(ctx) is not None:
+        return Step.QUESTIONS
     if not has_place(d):
         return Step.ADDRESS
     if not d.get("description"):
@@ -101,13 +117,31 @@ async def back(ctx: Context) -> None:
     if ctx.in_editing() and ctx.step is not Step.SUBCATEGORY:
         await goto(ctx, Step.CONFIRM)
         return
-    i = FLOW.index(ctx.step)
-    prev = FLOW[i - 1] if i > 0 else Step.MENU
-    if prev is Step.SUBCATEGORY:
-        cat = ctx.settings.category(ctx.draft.get("category", ""))
-        if cat is None or not cat.subcategories:
-            prev = Step.CATEGORY
-    await goto(ctx, prev)
+    i = FLOW.index(ctx.step) - 1
+    while i >= 0 and FLOW[i] in OPTIONAL and not _applies(ctx, FLOW[i]):
+        i -= 1
+    if i >= 0 and FLOW[i] is Step.QUESTIONS:
+        ctx.draft["answers"] = {}  # asked again from the first
+    await goto(ctx, FLOW[i] if i >= 0 else Step.MENU)
+
+
+def _applies(ctx: Context, at: Step) -> bool:
+    cat = ctx.settings.category(ctx.draft.get("category", ""))
+    if cat is None:
+        return False
+    if at is Step.SUBCATEGORY:
+        return bool(cat.subcategories)
+    return bool(cat.questions_for(ctx.draft.get("subcategory")))
+
+
+def questions(ctx: Context) -> list[Question]:
+    cat = ctx.settings.category(ctx.draft.get("category", ""))
+    return cat.questions_for(ctx.draft.get("subcategory")) if cat is not None else []
+
+
+def pending_question(ctx: Context) -> Question | None:
+    answers = ctx.draft.get("answers") or {}
+    return next((q for q in questions(ctx) if q.key not in answers), None)
 
 
 async def cancel(ctx: Context) -> None:
@@ -188,6 +222,7 @@ async def on_category(ctx: Context, ev: Incoming) -> None:
         return
     if ctx.draft.get("category") != code:
         ctx.draft["subcategory"] = None
+        ctx.draft["answers"] = {}
     ctx.draft["category"] = code
     safety.show(ctx, cat.notice)
     if cat.subcategories:
@@ -219,8 +254,38 @@ async def on_subcategory(ctx: Context, ev: Incoming) -> None:
         ctx.hint("hint.use_buttons")
         await reask(ctx)
         return
+    if ctx.draft.get("subcategory") != code:
+        ctx.draft["answers"] = {}
     ctx.draft["subcategory"] = code
     safety.show(ctx, next(s for s in cat.subcategories if s.code == code).notice)
+    await advance(ctx)
+
+
+# --- the category's extra questions ---------------------------------------------------------
+
+
+async def ask_questions(ctx: Context) -> None:
+    question = pending_question(ctx)
+    if question is None:
+        await advance(ctx)
+        return
+    rows = [[Button(o.text.get(ctx.lang), f"q:{question.key}:{o.key}")] for o in question.options]
+    rows.append(_nav(ctx))
+    ctx.say(ctx.t("new.question", question=question.text.get(ctx.lang)), rows)
+
+
+@step(Step.QUESTIONS, ask_questions, leads_to=moves(Step.QUESTIONS))
+async def on_questions(ctx: Context, ev: Incoming) -> None:
+    if await handled_commonly(ctx, ev):
+        return
+    question = pending_question(ctx)
+    kind, _, rest = ev.payload.partition(":") if ev.kind is Kind.BUTTON else ("", "", "")
+    key, _, option = rest.partition(":")
+    if question is None or kind != "q" or key != question.key or not question.option(option):
+        ctx.hint("hint.use_buttons")
+        await reask(ctx)
+        return
+    ctx.draft.setdefault("answers", {})[key] = option
     await advance(ctx)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from handlers.formatting import category_name, department_name, local_time, place
+from handlers.formatting import answered, category_name, department_name, local_time, place
 from handlers.i18n import Safe, Translator, to_plain
 from handlers.types import Button, Reply
 from models.domain.base import as_utc, utcnow
@@ -97,6 +97,10 @@ def render_card(
     followers = len(req.subscribers)
     main = req.duplicate_of
     closing = [
+        *(
+            tr.t(lang, "card.answer", question=q, answer=a)
+            for q, a in answered(settings, lang, req.category, req.subcategory, req.answers)
+        ),
         tr.t(lang, "card.duplicate_of", main=main.number) if main is not None else "",
         tr.t(lang, "card.subscribers", count=followers) if followers else "",
         tr.t(lang, "card.rating", rating=req.rating) if req.rating else "",

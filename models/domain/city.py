@@ -115,6 +115,26 @@ class Department(StrictModel):
     templates: dict[TemplateName, AnswerTemplate] = {}  # this department's own, over the global
 
 
+class QuestionOption(StrictModel):
+    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,23}$")]
+    text: LocalizedName
+
+
+class Question(StrictModel):
+    """One extra question with buttons, asked after the category ("whole building or only
+    your flat?"); the answer is stored with the request, shown on its card and exported."""
+
+    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,23}$")]
+    text: LocalizedName
+    options: Annotated[list[QuestionOption], Field(min_length=2, max_length=6)]
+
+    def option(self, key: str) -> QuestionOption | None:
+        return next((o for o in self.options if o.key == key), None)
+
+
+Questions = Annotated[list[Question], Field(max_length=3)]
+
+
 class Subcategory(StrictModel):
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,23}$")]
     name: LocalizedName
@@ -122,6 +142,7 @@ class Subcategory(StrictModel):
     deadline: Deadline = None  # overrides the category's deadline, e.g. "4h"
     priority: Priority | None = None
     notice: LocalizedName | None = None  # shown at once when chosen (e.g. "call 104 now")
+    questions: Questions = []  # asked instead of the category's, when given
 
 
 class Category(StrictModel):
@@ -133,6 +154,11 @@ class Category(StrictModel):
     priority: Priority = "normal"
     subcategories: list[Subcategory] = []
     notice: LocalizedName | None = None  # shown at once when chosen
+    questions: Questions = []  # up to three, asked after the (sub)category
+
+    def questions_for(self, sub: str | None) -> list[Question]:
+        found = next((s for s in self.subcategories if s.code == sub), None)
+        return list(found.questions if found is not None and found.questions else self.questions)
 
     @field_validator("subcategories")
     @classmethod

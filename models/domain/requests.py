@@ -59,6 +59,7 @@ class NewRequest:
     longitude: float | None = None
     photos: list[str] = field(default_factory=list)
     phone: str | None = None
+    answers: dict[str, str] = field(default_factory=dict)  # the category's extra questions
 
 
 async def submit_request(
@@ -92,6 +93,7 @@ async def submit_request(
         latitude=new.latitude,
         longitude=new.longitude,
         description=new.description,
+        answers=dict(new.answers) or None,
         phone=new.phone,
         status=Status.NEW,
         created_at=now,

@@ -166,6 +166,8 @@ class Request(Base):
         ForeignKey("requests.id", ondelete="SET NULL"), default=None
     )
     description: Mapped[str | None] = mapped_column(Text)
+    # The category's extra questions answered when filing: {question key: option key}.
+    answers: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
     phone: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[Status] = mapped_column(_enum(Status, "request_status"), default=Status.NEW)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -364,6 +364,7 @@ EXPORT_FIELDS = (
     Request.latitude,
     Request.longitude,
     Request.description,
+    Request.answers,
     Request.phone,
     Request.resolved_at,
     Request.closed_at,

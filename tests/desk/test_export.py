@@ -144,6 +144,7 @@ def expected_row(req: Request, created: str, **over: str) -> list[str]:
         "proof_photos": "0",
         "subscribers": "0",
         "duplicate_of": "",
+        "answers": "",
     } | over
     return [row[c] for c in EXPORT_COLUMNS]
 

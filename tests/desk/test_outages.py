@@ -48,6 +48,9 @@ async def to_address(h: Harness, user: int, lang: str) -> None:
     await told(h, user, srv.message_update(user, "/start"))
     for payload in (f"lang:{lang}", "menu:new", "cat:heating", "sub:no_heating"):
         await told(h, user, srv.callback_update(user, payload))
+    # Heating's extra questions (bot.toml): the whole building, since today.
+    for payload in ("q:scope:building", "q:since:today"):
+        await told(h, user, srv.callback_update(user, payload))
 
 
 async def test_a_resident_at_a_known_outage_is_told_and_subscribes_instead_of_filing(
