@@ -36,7 +36,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "what",
         nargs="?",
         default="all",
-        choices=["all", "conversation", "fanout", "storage", "memory", "seed"],
+        choices=["all", "conversation", "fanout", "storage", "memory", "seed", "surge"],
     )
     p.add_argument("--quick", action="store_true", help="small numbers: a few minutes in all")
     p.add_argument("--users", type=int, help="concurrent residents (default 200)")
@@ -60,6 +60,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--workers",
         default="",
         help="fanout: also with this many bot processes on PostgreSQL, e.g. 2,3",
+    )
+    p.add_argument(
+        "--minutes", type=float, help="surge: the minutes the reports come in (default 10)"
     )
     p.add_argument("--requests", type=int, help="seeded requests (default 1e6, quick 1e5)")
     p.add_argument("--iterations", type=int, help="runs of each interactive query")
@@ -100,6 +103,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         info = await seed_database(url, n)
         log(f"seeded {url}: {json.dumps(info.as_dict())}")
         return {}
+
+    if what == "surge":
+        from bench.surge import bench_surge
+
+        minutes = args.minutes or (2.0 if quick else 10.0)
+        reports, others = (60, 6) if quick else (300, 30)
+        log(f"surge: {reports} reports of one problem and {others} others in {minutes} min")
+        out["surge"] = {
+            db: await bench_surge(reports=reports, others=others, minutes=minutes, db=db, log=log)
+            for db in dbs
+        }
 
     if what == "conversation" and args.during_fanout:
         from bench.during_fanout import bench_during_fanout
