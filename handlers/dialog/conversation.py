@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.dialog import (  # importing registers the steps
+    attachments,  # noqa: F401
     confirm,  # noqa: F401
     feedback,
     menu,
