@@ -37,6 +37,7 @@ from models.storage.digest_queries import (
     digest_figures,
     oldest_overdue,
 )
+from models.storage.outbox_report import viber_usage
 from models.storage.quality import Quality, quality
 
 OLDEST_SHOWN = 5
@@ -69,6 +70,8 @@ class DigestData:
     oldest: list[OverdueRequest]  # all departments
     oldest_by_department: dict[str, list[OverdueRequest]] = field(default_factory=dict)
     quality: dict[str, Quality] = field(default_factory=dict)  # the last 30 days
+    # Viber messages (in residents' sessions, started by the bot) yesterday and this month.
+    viber: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
 async def gather(session: AsyncSession, settings: CityConfig, now: datetime) -> DigestData:
@@ -89,6 +92,11 @@ async def gather(session: AsyncSession, settings: CityConfig, now: datetime) -> 
             session, local_midnight(day, tz) - QUALITY_WINDOW, local_midnight(day, tz), now
         ),
     )
+    yesterday = await viber_usage(
+        session, local_midnight(day - timedelta(days=1), tz), local_midnight(day, tz)
+    )
+    month = await viber_usage(session, local_midnight(day.replace(day=1), tz), now)
+    data.viber = (*yesterday, *month)
     for dept, fig in figures.by_department.items():
         if fig.overdue:
             data.oldest_by_department[dept] = await oldest_overdue(session, now, OLDEST_SHOWN, dept)
@@ -255,6 +263,7 @@ def overview_text(settings: CityConfig, tr: Translator, data: DigestData) -> str
         q = data.quality.get(code)
         if q is not None and q.has_figures:
             lines.append(tr.t(lang, "digest.quality_line", **quality_figures(settings, q)))
+    lines += _viber_lines(settings, tr, data)
     lines += ["", tr.t(lang, "digest.legend"), tr.t(lang, "digest.quality_legend")]
     lines += _oldest_lines(
         settings,
@@ -266,6 +275,28 @@ def overview_text(settings: CityConfig, tr: Translator, data: DigestData) -> str
         with_department=True,
     )
     return "\n".join(lines)
+
+
+def _viber_lines(settings: CityConfig, tr: Translator, data: DigestData) -> list[str]:
+    """What Viber bills, for the administrators: none when Viber sent nothing this month."""
+    free_day, paid_day, free_month, paid_month = data.viber
+    if not (free_month or paid_month or free_day or paid_day):
+        return []
+    price, currency = settings.costs.viber_message_price, settings.costs.currency
+    return [
+        "",
+        tr.t(
+            settings.staff.language,
+            "digest.viber",
+            free_day=free_day,
+            paid_day=paid_day,
+            cost_day=f"{paid_day * price:.2f}",
+            free_month=free_month,
+            paid_month=paid_month,
+            cost_month=f"{paid_month * price:.2f}",
+            currency=currency,
+        ),
+    ]
 
 
 def chart_labels(settings: CityConfig, tr: Translator, day: date) -> ChartLabels:

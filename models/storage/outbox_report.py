@@ -29,9 +29,12 @@ async def recent_problems(session: AsyncSession, limit: int = 10) -> list[Outbox
     return list(rows.scalars())
 
 
-async def viber_usage(session: AsyncSession, since: datetime) -> tuple[int, int]:
-    """Viber messages sent since ``since``: (inside residents' sessions, started by the bot)."""
-    rows = await session.execute(
+async def viber_usage(
+    session: AsyncSession, since: datetime, until: datetime | None = None
+) -> tuple[int, int]:
+    """Viber messages sent since ``since`` (and before ``until``): (inside residents'
+    sessions, started by the bot)."""
+    stmt = (
         select(OutboxMessage.bot_initiated, func.count())
         .where(
             OutboxMessage.channel == "viber",
@@ -40,6 +43,9 @@ async def viber_usage(session: AsyncSession, since: datetime) -> tuple[int, int]
         )
         .group_by(OutboxMessage.bot_initiated)
     )
+    if until is not None:
+        stmt = stmt.where(OutboxMessage.sent_at < until)
+    rows = await session.execute(stmt)
     found = {flag: int(n) for flag, n in rows.all()}
     return found.get(False, 0), found.get(True, 0)
 

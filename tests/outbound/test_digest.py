@@ -24,6 +24,7 @@ from handlers.outbound.digest import chart_labels, digest_slot, gather, make_cha
 from handlers.outbound.digest_chart import HEIGHT, WIDTH, ChartRow, render_chart
 from handlers.outbound.jobs import DIGEST_JOB
 from models.domain.base import as_utc
+from models.domain.outbox import OutboxStatus, enqueue
 from models.domain.staff import Role, put_staff
 from models.domain.status import Status
 from models.domain.tables import Actor, DigestChart, EventKind, JobRun, RequestEvent
@@ -469,3 +470,30 @@ async def test_a_chart_that_cannot_be_drawn_does_not_hold_the_digest_back(
     [only] = digests(await outbox(sessions, cfg))
     assert only.recipient == ADMIN and only.body["chart_day"] is None
     assert only.reply is not None and only.reply.photos == []
+
+
+async def test_the_administrators_see_what_viber_billed(
+    sessions: async_sessionmaker[AsyncSession], cfg: Settings
+) -> None:
+    """Issue 13: the daily digest's cost line — yesterday's and this month's Viber messages,
+    inside residents' sessions (free) and started by the bot (billed), at [costs]' price."""
+    cfg = cfg.model_copy(
+        update={"costs": cfg.costs.model_copy(update={"viber_message_price": 0.02})}
+    )
+    await known_data(sessions)
+    async with sessions() as session, session.begin():
+        for sent_at, started in (
+            [(at(-1, 10), True)] * 3  # yesterday: 3 billed
+            + [(at(-1, 11), False)] * 5  # and 5 in residents' sessions
+            + [(at(-5, 9), True)] * 2  # earlier this month: 2 billed
+            + [(at(-12, 9), True)]  # last month: not counted
+        ):
+            msg = enqueue(session, "viber", "01234567890A==", {"event": "text", "text": "x"})
+            msg.status, msg.sent_at, msg.bot_initiated = OutboxStatus.SENT, sent_at, started
+    await make_jobs(sessions, cfg, Clock(at(0, 9, 30))).digest(at(0, 9, 30))
+    sent = {g.recipient: g for g in digests(await outbox(sessions, cfg))}
+    assert (
+        "💬 Viber yesterday: 5 in residents' sessions (free) · 3 started by the bot "
+        "(≈ 0.06 EUR); this month: 5 · 5 (≈ 0.10 EUR)"
+    ) in sent[ADMIN].text
+    assert "Viber" not in sent[LIGHTING_CHAT].text  # the departments' digests say nothing of it
