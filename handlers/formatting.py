@@ -94,3 +94,20 @@ def time_left(now: datetime, deadline: datetime) -> tuple[int, int]:
     sign = -1 if seconds < 0 else 1
     hours, rest = divmod(abs(seconds), 3600)
     return sign * hours, rest // 60
+
+
+def viber_costs(
+    config: CityConfig, free_day: int, paid_day: int, free_month: int, paid_month: int
+) -> dict[str, object]:
+    """Viber's messages of a day and a month, free and billed, with their estimated cost at
+    ``[costs]``' price, as /outbox and the digest say them."""
+    price = config.costs.viber_message_price
+    return {
+        "free_day": free_day,
+        "paid_day": paid_day,
+        "cost_day": f"{paid_day * price:.2f}",
+        "free_month": free_month,
+        "paid_month": paid_month,
+        "cost_month": f"{paid_month * price:.2f}",
+        "currency": config.costs.currency,
+    }

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.desk.commands import ADMINS_AND_OPERATORS, CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
-from handlers.formatting import local_time
+from handlers.formatting import local_time, viber_costs
 from models.domain.outbox import OutboxStatus
 from models.storage.outbox_report import counts, recent_problems, viber_usage
 
@@ -49,14 +49,6 @@ async def _viber_costs(desk: StaffDesk, turn: Turn) -> str:
     today = turn.now.astimezone(ZoneInfo(desk.settings.city.timezone)).date()
     free_d, paid_d = await viber_usage(turn.session, desk.local_day_start(today))
     free_m, paid_m = await viber_usage(turn.session, desk.local_day_start(today.replace(day=1)))
-    costs = desk.settings.costs
     return desk.t(
-        "staff.outbox_viber",
-        free_day=free_d,
-        paid_day=paid_d,
-        cost_day=f"{paid_d * costs.viber_message_price:.2f}",
-        free_month=free_m,
-        paid_month=paid_m,
-        cost_month=f"{paid_m * costs.viber_message_price:.2f}",
-        currency=costs.currency,
+        "staff.outbox_viber", **viber_costs(desk.settings, free_d, paid_d, free_m, paid_m)
     )

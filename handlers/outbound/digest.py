@@ -25,7 +25,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.formatting import department_name, local_date, local_time, percent, rating
+from handlers.formatting import (
+    department_name,
+    local_date,
+    local_time,
+    percent,
+    rating,
+    viber_costs,
+)
 from handlers.i18n import Translator
 from handlers.outbound.digest_chart import ChartLabels, ChartRow, render_chart
 from models.domain.city import CityConfig
@@ -282,21 +289,9 @@ def _viber_lines(settings: CityConfig, tr: Translator, data: DigestData) -> list
     free_day, paid_day, free_month, paid_month = data.viber
     if not (free_month or paid_month or free_day or paid_day):
         return []
-    price, currency = settings.costs.viber_message_price, settings.costs.currency
-    return [
-        "",
-        tr.t(
-            settings.staff.language,
-            "digest.viber",
-            free_day=free_day,
-            paid_day=paid_day,
-            cost_day=f"{paid_day * price:.2f}",
-            free_month=free_month,
-            paid_month=paid_month,
-            cost_month=f"{paid_month * price:.2f}",
-            currency=currency,
-        ),
-    ]
+    lang = settings.staff.language
+    figures = viber_costs(settings, free_day, paid_day, free_month, paid_month)
+    return ["", tr.t(lang, "digest.viber", **figures)]
 
 
 def chart_labels(settings: CityConfig, tr: Translator, day: date) -> ChartLabels:
