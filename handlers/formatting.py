@@ -71,6 +71,12 @@ def local_date(config: CityConfig, value: datetime) -> str:
     return as_utc(value).astimezone(ZoneInfo(config.city.timezone)).strftime("%d.%m.%Y")
 
 
+def shorten(text: str | None, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, an ellipsis marking the cut."""
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def percent(share: float | None) -> str:
     """A share as staff read it in figures ("40%"), or a dash when there is nothing to share."""
     return "—" if share is None else f"{round(100 * share)}%"

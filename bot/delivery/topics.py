@@ -60,13 +60,14 @@ class Rooms:
             return None
         async with self.sessions() as session:
             known = await session.get(Topic, (request_id, item.recipient))
-            req = await session.get(Request, request_id)
         if known is not None:
             return known.thread_id
         # A message about a request filed before the group had topics stays in the group.
-        if item.kind is not OutboxKind.CARD or req is None:
+        if item.kind is not OutboxKind.CARD or not await sender.is_forum(item.recipient):
             return None
-        if not await sender.is_forum(item.recipient):
+        async with self.sessions() as session:
+            req = await session.get(Request, request_id)
+        if req is None:
             return None
         await progress.slot()  # the topic is a message of the group's 20 a minute
         thread = await sender.open_topic(item.recipient, topic_name(self.settings, req))

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.batches import Batches
@@ -292,23 +292,19 @@ class Delivery:
         """ "done" when the card went in a batch meanwhile; "later" when a later refresh of it
         is queued; "" when it is to be sent."""
         async with self.sessions() as session:
-            status = await session.scalar(
-                select(OutboxMessage.status).where(OutboxMessage.id == item.id)
-            )
-            if status is not OutboxStatus.PENDING:
-                return "done"
-            later = await session.scalar(
-                select(OutboxMessage.id)
-                .where(
+            # The newest pending refresh of this card, this one included while it waits.
+            newest = await session.scalar(
+                select(func.max(OutboxMessage.id)).where(
                     OutboxMessage.request_id == item.request_id,
                     OutboxMessage.kind == OutboxKind.CARD,
                     OutboxMessage.recipient == item.recipient,
                     OutboxMessage.status == OutboxStatus.PENDING,
-                    OutboxMessage.id > item.id,
+                    OutboxMessage.id >= item.id,
                 )
-                .limit(1)
             )
-        return "later" if later is not None else ""
+        if newest is None:
+            return "done"
+        return "later" if newest > item.id else ""
 
     async def _chart_file(self, day: str) -> str | None:
         """The digest's chart, from the database, as a file the senders can upload: a cache
@@ -385,12 +381,14 @@ class Delivery:
             reply = render_notification(self.settings, self.tr, body)
             await sender.send(item.recipient, reply, progress)
             return
-        if await self.batches.send(sender, item, progress):
-            return
         request_id = int(item.body["request_id"])
         async with self.sessions() as session:
-            req = await load_card_request(session, request_id)
             card = await session.get(Card, (request_id, item.recipient))
+        # A card not posted yet may go in a list with the others waiting (a surge).
+        if card is None and await self.batches.send(sender, item, progress):
+            return
+        async with self.sessions() as session:
+            req = await load_card_request(session, request_id)
         if req is None:
             return
         reply = render_card(self.settings, self.tr, req)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.formatting import department_name, place, when
+from handlers.formatting import department_name, place, shorten, when
 from handlers.i18n import Translator
 from models.domain.city import AnswerTemplate, CityConfig
 from models.domain.lifecycle import resident_of
@@ -48,8 +48,7 @@ def listing(config: CityConfig, tr: Translator, lang: str, scope: str | None) ->
         lines.append(f"<b>{_esc(title)}</b>" if title else tr.t(lang, "staff.templates_global"))
         for name, template in sorted(templates.items()):
             text = template.get(lang)
-            short = text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
-            lines.append(f"#{name} — {_esc(short)}")
+            lines.append(f"#{name} — {_esc(shorten(text, PREVIEW))}")
     if not lines:
         return tr.t(lang, "staff.templates_none")
     return tr.t(lang, "staff.templates_header") + "\n" + "\n".join(lines)

@@ -382,7 +382,7 @@ class StaffDesk:
             self.say(turn, self.t("staff.done_reply", number=req.number))
             return
         if await self._set_status(turn, req, TEXT_ACTIONS[action], result, photos):
-            await proof.after_resolution(self, turn, req.id, photos)
+            await proof.after_resolution(turn, req.id, photos)
 
     async def _button(self, turn: Turn, parts: list[str]) -> None:
         request_id = parse_row_id(parts[2]) if len(parts) >= 3 else None

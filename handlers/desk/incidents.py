@@ -19,14 +19,11 @@ async def merge_into(
     desk: StaffDesk, turn: Turn, main_number: list[str], duplicates: list[Request]
 ) -> None:
     """Close ``duplicates`` as duplicates of the request numbered ``main_number``."""
-    main = (
-        await desk._visible(turn, number=main_number[0])
-        if main_number and parse_number(main_number[0])
-        else None
-    )
+    if not main_number or parse_number(main_number[0]) is None:
+        desk.usage(turn, "merge")
+        return
+    main = await desk._visible(turn, number=main_number[0])
     if main is None:
-        if not main_number or not parse_number(main_number[0]):
-            desk.usage(turn, "merge")
         return
     done = []
     for dup in duplicates:

@@ -114,9 +114,7 @@ async def finish(desk: StaffDesk, turn: Turn, req: Request) -> None:
     await desk._with_text(turn, req, RESOLVE, "", list(prompt.photos or []))
 
 
-async def after_resolution(
-    desk: StaffDesk, turn: Turn, request_id: int, photos: Sequence[str]
-) -> None:
+async def after_resolution(turn: Turn, request_id: int, photos: Sequence[str]) -> None:
     """A resolution sent from an album: its later photos still go to the resident."""
     if not (photos and turn.ev.album):
         return

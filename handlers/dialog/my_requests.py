@@ -43,8 +43,7 @@ def status_label(ctx: Context, status: Status) -> str:
 
 
 def _short(text: str | None, limit: int = SHORT_ADDRESS) -> str:
-    text = text or ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return formatting.shorten(text, limit)
 
 
 async def open_list(ctx: Context, page: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import goto, reask
-from handlers.formatting import when
+from handlers.formatting import shorten, when
 from handlers.parsing import parse_row_id
 from handlers.types import Button
 from models.domain.lifecycle import card_refresh
@@ -23,8 +23,7 @@ SHORT = 80
 
 
 def _short(text: str | None) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= SHORT else text[: SHORT - 1] + "…"
+    return shorten(" ".join((text or "").split()), SHORT)
 
 
 async def offer(

@@ -10,18 +10,17 @@ import re
 from collections.abc import Iterable
 
 from handlers.dialog.context import Context
+from models.domain.addresses import APOSTROPHES
 from models.domain.city import LocalizedName
 
-_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "‘": "'"})
 _WORD = re.compile(r"[\w']+")
 
 
 def words_of(text: str) -> list[str]:
     """The words of a text as the matcher compares them: lower case, one apostrophe, and no
     punctuation around them."""
-    return [
-        w.strip("'") for w in _WORD.findall(text.lower().translate(_APOSTROPHES)) if w.strip("'")
-    ]
+    found = (w.strip("'") for w in _WORD.findall(text.lower().translate(APOSTROPHES)))
+    return [w for w in found if w]
 
 
 def mentions(text: str, phrases: Iterable[str]) -> bool:

@@ -9,7 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from handlers.formatting import answered, category_name, department_name, local_time, place
+from handlers.formatting import (
+    answered,
+    category_name,
+    department_name,
+    local_time,
+    place,
+    shorten,
+)
 from handlers.i18n import Safe, Translator, to_plain
 from handlers.types import Button, Reply
 from models.domain.base import as_utc, utcnow
@@ -154,7 +161,6 @@ def render_batch(settings: CityConfig, tr: Translator, reqs: list[Request]) -> R
     lang = settings.staff.language
     lines = [tr.t(lang, "card.batch_head", count=len(reqs))]
     for req in reqs:
-        short = " ".join((req.description or "").split())
         lines.append(
             tr.t(
                 lang,
@@ -163,7 +169,7 @@ def render_batch(settings: CityConfig, tr: Translator, reqs: list[Request]) -> R
                 show=req.number.replace("-", "_"),
                 category=category_name(settings, lang, req.category, req.subcategory),
                 address=place(tr, lang, req.address, req.latitude, req.longitude),
-                description=short if len(short) <= 60 else short[:59] + "…",
+                description=shorten(" ".join((req.description or "").split()), 60),
             )
         )
     return Reply("\n".join(lines), lang=lang)

@@ -26,7 +26,8 @@ from typing import Any
 _TOKEN = re.compile(r"[\w'№/-]+")
 _HOUSE = re.compile(r"^(\d{1,4})(?:[-]?([^\W\d_]))?(?:/(\d{1,3}[^\W\d_]?))?$")
 _LETTER = re.compile(r"^[^\W\d_]$")
-_APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "‘": "'", "´": "'"})
+# Apostrophes people type (’ ʼ ` ‘ ´) as one, wherever typed words are compared.
+APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'", "‘": "'", "´": "'"})
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _house(token: str) -> str | None:
 def parse_place(text: str) -> Place:
     """A typed address as a street and a house number."""
     w = _words()
-    parts = [p for p in text.lower().translate(_APOSTROPHES).split(",") if p.strip()]
+    parts = [p for p in text.lower().translate(APOSTROPHES).split(",") if p.strip()]
     tokens: list[str] = []
     for i, part in enumerate(parts):
         words = [t.strip("-/'.") for t in _TOKEN.findall(part)]

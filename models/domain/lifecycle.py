@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.domain.base import as_utc
 from models.domain.deadlines.policy import DeadlinePolicy
-from models.domain.outbox import OutboxKind, OutboxStatus, Topic, enqueue
+from models.domain.outbox import OutboxKind, OutboxMessage, OutboxStatus, Topic, enqueue
 from models.domain.status import RULE, TRANSITIONS, Status
 from models.domain.subscribers import subscribers_of
 from models.domain.tables import Actor, EventKind, Photo, Request, RequestEvent, Resident
@@ -100,39 +100,21 @@ async def notify_resident(
     message is kept, as undeliverable, and goes out if they come back within
     ``limits.held_messages_days`` (``release_held``); the department is told they were not
     reached, so nobody believes the resident knows."""
+
+    def tell(person: Resident) -> OutboxMessage:
+        body = {"event": event, "number": req.number, "request_id": req.id}
+        body |= {"lang": person.language or req.language, **args}
+        return enqueue(
+            session, person.channel, person.external_id or "", body, request_id=req.id, now=now
+        )
+
     # Those who said "this is my problem too" hear what the resident who filed it hears.
     for follower in await subscribers_of(session, req.id):
-        enqueue(
-            session,
-            follower.channel,
-            follower.external_id or "",
-            {
-                "event": event,
-                "number": req.number,
-                "request_id": req.id,
-                "lang": follower.language or req.language,
-                **args,
-            },
-            request_id=req.id,
-            now=now,
-        )
+        tell(follower)
     resident = await resident_of(session, req)
     if resident is None:
         return False
-    msg = enqueue(
-        session,
-        resident.channel,
-        resident.external_id or "",
-        {
-            "event": event,
-            "number": req.number,
-            "request_id": req.id,
-            "lang": resident.language or req.language,
-            **args,
-        },
-        request_id=req.id,
-        now=now,
-    )
+    msg = tell(resident)
     if resident.blocked_at is None:
         return True
     msg.status = OutboxStatus.UNDELIVERABLE
