@@ -41,6 +41,10 @@ async def _no_wait() -> None:
     return None
 
 
+def _no_stamp() -> None:
+    return None
+
+
 @dataclass
 class Progress:
     """One outbox message that takes several messenger calls (an album, a pin, then the text;
@@ -55,6 +59,9 @@ class Progress:
     billing_status: int | None = None  # what the messenger said it billed (Viber)
     thread: str | None = None  # the topic of a forum group the message goes to (Telegram)
     pace: Callable[[], Awaitable[None]] = field(default=_no_wait, repr=False)
+    # The chat's next slot timed again from when the first call really goes: what a sender
+    # does before it (a topic looked up, a chart drawn) must not eat into the gap after it.
+    stamp: Callable[[], None] = field(default=_no_stamp, repr=False)
     _first: bool = field(default=True, repr=False)
 
     def begin(self) -> None:
@@ -64,6 +71,7 @@ class Progress:
     async def slot(self) -> None:
         if self._first:
             self._first = False
+            self.stamp()
             return
         await self.pace()
 

@@ -57,6 +57,9 @@ CHART_CACHE = Path(tempfile.gettempdir()) / "citybot-charts"
 
 Key = tuple[str, str]  # (channel, recipient)
 STOP_WAIT_SECONDS = 30.0
+# A recipient's next slot this close is waited for in place: a round trip to the database
+# and a claim again would cost more than the wait.
+SHORT_WAIT_SECONDS = 0.25
 
 
 class Delivery:
@@ -225,7 +228,9 @@ class Delivery:
                 )
                 return None
         wait = self.pace.chat_wait(item.recipient)
-        if wait > 0:
+        if 0 < wait <= SHORT_WAIT_SECONDS:
+            await asyncio.sleep(wait)  # cheaper than handing it back and claiming it again
+        elif wait > 0:
             await self._release([item], delay=wait)
             return wait
         attempts = item.attempts + 1
@@ -337,7 +342,10 @@ class Delivery:
             await self.pace.take_global()
             self.pace.take_chat(recipient, group)
 
-        return Progress(timeout=self.cfg.send_timeout_seconds, pace=pace)
+        def stamp() -> None:
+            self.pace.take_chat(recipient, group)
+
+        return Progress(timeout=self.cfg.send_timeout_seconds, pace=pace, stamp=stamp)
 
     async def _finished(
         self, item: OutboxMessage, status: OutboxStatus, attempts: int, error: str | None = None
