@@ -36,6 +36,8 @@ class Incoming:
     reply_to: str = ""  # the message this one answers, when it is a reply (a prompt's id)
     album: str = ""  # the album a photo came in (each of its photos is a message of its own)
     thread: str = ""  # the topic of a forum group it was written in
+    # How many buttons the channel shows in one keyboard (0: all); more go in pages.
+    page_size: int = 0
 
     def __post_init__(self) -> None:
         # Every text that enters, cleaned once here: NUL and other control characters are

@@ -23,6 +23,7 @@ from handlers.dialog import (  # importing registers the steps
     menu,
     my_requests,
     new_request,
+    paging,
 )
 from handlers.dialog.context import Context, Step
 from handlers.dialog.flow import STEPS, goto, reask
@@ -199,6 +200,7 @@ class Conversation:
             elif shown:
                 ctx.data["kb"] = shown[-1].keyboard.value
                 new_offered = [[p, label] for r in shown for label, p in r.labels().items()]
+                paging.paginate(ctx, ev.page_size)
             else:
                 new_offered = [[p, offered[p]] for p in offered]
             await save_state(session, resident.id, ctx.step.value, ctx.data, new_offered)
@@ -212,6 +214,9 @@ class Conversation:
             return
         if (ctx.resident.language is None and ctx.step is not Step.LANGUAGE) or is_new:
             await goto(ctx, Step.LANGUAGE)
+            return
+        if paging.is_page(ev):
+            await paging.show(ctx, ev)
             return
         if feedback.is_global(ev):
             ctx.keep_offered = True

@@ -126,13 +126,14 @@ def parse_message(data: dict[str, Any]) -> ViberMessage:
     return _from_viberbot(req)
 
 
-def to_incoming(msg: ViberMessage, photo: str = "") -> Incoming:
+def to_incoming(msg: ViberMessage, photo: str = "", page_size: int = 0) -> Incoming:
     base = Incoming(
         channel=CHANNEL,
         user_id=msg.user_id,
         kind=Kind.OTHER,
         name=msg.name,
         language_hint=msg.language,
+        page_size=page_size,
     )
     match msg.type:
         case "text":

@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 TEXT_LIMIT = 7000  # characters of a text message
 # Room left in a message for receiver, sender name/avatar and min_api_version.
 MESSAGE_BUDGET = MESSAGE_LIMIT - 2048
-KEYBOARD_BUTTONS = 24
 COLUMNS = 6
 ACTION_BODY_LIMIT = 250
 LABEL_LIMIT = 120
@@ -131,15 +130,16 @@ def _keyboard(buttons: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render_keyboards(rows: list[list[Button]]) -> list[dict[str, Any]]:
-    """One keyboard, or several when the buttons exceed what one message may carry (24
-    buttons, 30 KB): lines are never cut and no button is dropped."""
+    """One keyboard. The core pages long lists (``viber.keyboard_page_buttons``); only a
+    keyboard over what one message may carry (30 KB) would still go in several, lines never
+    cut and no button dropped, and only the last would stay on the resident's screen."""
     keyboards: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
     for line in layout(rows):
         rendered = [render_button(b, width) for b, width in line]
         candidate = current + rendered
         too_big = message_size(_keyboard(candidate)) > MESSAGE_BUDGET
-        if current and (len(candidate) > KEYBOARD_BUTTONS or too_big):
+        if current and too_big:
             keyboards.append(_keyboard(current))
             candidate = rendered
         current = candidate

@@ -26,6 +26,10 @@ class ViberSettings(StrictModel):
     # for what it needs anyway (3 with a location or phone button, else 1, Viber's default);
     # a higher floor cuts off older apps: Viber refuses them the message (error 13).
     min_api_version: int = Field(1, ge=1)
+    # A longer keyboard goes out in pages with "More ▶️": Viber shows one keyboard at a time,
+    # scrolled within the height of the phone's own keyboard, and a split one loses all but
+    # its last part.
+    keyboard_page_buttons: int = Field(24, ge=4, le=120)
     media_dir: str = "data/media"  # where residents' photos are kept (Viber's URLs expire)
     # Where the bot serves pictures to Viber (under webhook_url): a department's photos of a fix.
     media_path: str = "/viber/media"

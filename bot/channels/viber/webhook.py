@@ -265,7 +265,7 @@ class ViberChannel:
             if not photo:
                 await self.send(msg.user_id, [await self._photo_failed(msg)], msg.api_version)
                 return
-        ev = to_incoming(msg, photo)
+        ev = to_incoming(msg, photo, self.settings.keyboard_page_buttons)
         replies = await self.conversation.handle(ev, event_id=msg.token)
         await self.send(msg.user_id, replies, msg.api_version)
 
