@@ -27,6 +27,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.batches import Batches
+from bot.delivery.costs import WAITING_NOTE as WAITING
+from bot.delivery.costs import BilledCap
 from bot.delivery.errors import (
     MessageGone,
     PermanentFailure,
@@ -42,10 +44,9 @@ from bot.metrics import OUTBOX_FAILED, OUTBOX_RETRIED, OUTBOX_SENT
 from handlers.i18n import Translator
 from handlers.outbound.cards import load_card_request, render_card
 from handlers.outbound.notifications import render_notification
-from models.domain.base import as_utc, utcnow
+from models.domain.base import utcnow
 from models.domain.lifecycle import notify_desk
 from models.domain.outbox import Card, OutboxKind, OutboxMessage, OutboxStatus, claim_due, mark
-from models.domain.residents import last_heard
 from models.domain.tables import Request, Resident
 from models.storage.digest_queries import chart_png
 
@@ -93,6 +94,7 @@ class Delivery:
         self._progress: dict[int, Progress] = {}
         self.rooms = Rooms(sessions, settings)
         self.batches = Batches(sessions, settings, tr)
+        self.billed = BilledCap(sessions, settings.costs.viber_monthly_cap, clock)
 
     def kick(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -234,7 +236,10 @@ class Delivery:
             await self._release([item], delay=wait)
             return wait
         attempts = item.attempts + 1
-        bot_initiated = await self._bot_initiated(sender, item)
+        bot_initiated = await self.billed.bot_initiated(sender, item)
+        if bot_initiated and await self.billed.holds(item.body):
+            await self._record(item, OutboxStatus.WAITING, attempts=item.attempts, error=WAITING)
+            return None
         progress = self._progress.setdefault(item.id, self._new_progress(item.recipient, group))
         progress.begin()
         try:
@@ -291,6 +296,8 @@ class Delivery:
             billing_status=progress.billing_status,
         )
         OUTBOX_SENT.labels(item.channel).inc()
+        if bot_initiated:
+            self.billed.sent()
         return None
 
     async def _superseded(self, item: OutboxMessage) -> str:
@@ -322,16 +329,6 @@ class Delivery:
                 return None  # pruned since: the text goes alone
             await asyncio.to_thread(_write_atomically, path, png)
         return str(path)
-
-    async def _bot_initiated(self, sender: Sender, item: OutboxMessage) -> bool | None:
-        """For a messenger that bills messages sent outside a session the resident's own
-        message opens (Viber: 24 hours): whether this one is such a message."""
-        window: timedelta | None = getattr(sender, "session_window", None)
-        if window is None:
-            return None
-        async with self.sessions() as session:
-            heard = await last_heard(session, item.channel, item.recipient)
-        return heard is None or as_utc(heard) < self.clock() - window
 
     def _new_progress(self, recipient: str, group: bool) -> Progress:
         async def pace() -> None:

@@ -9,7 +9,7 @@ from handlers.desk.commands import ADMINS_AND_OPERATORS, CommandGroup
 from handlers.desk.engine import StaffDesk, Turn
 from handlers.formatting import local_time, viber_costs
 from models.domain.outbox import OutboxStatus
-from models.storage.outbox_report import counts, recent_problems, viber_usage
+from models.storage.outbox_report import billing_month, counts, recent_problems, viber_usage
 
 commands = CommandGroup()
 
@@ -29,6 +29,12 @@ async def cmd_outbox(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
         )
     ]
     lines.append(await _viber_costs(desk, turn))
+    cap = desk.settings.costs.viber_monthly_cap
+    if cap:
+        _, billed = await viber_usage(turn.session, billing_month(turn.now))
+        lines.append(
+            desk.t("staff.outbox_cap", billed=billed, cap=cap, waiting=totals[OutboxStatus.WAITING])
+        )
     for msg in await recent_problems(turn.session):
         lines.append(
             desk.t(

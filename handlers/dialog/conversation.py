@@ -31,7 +31,7 @@ from handlers.i18n import LANGUAGES, Translator, translator
 from handlers.types import Incoming, Keyboard, Kind, Reply
 from models.domain.base import utcnow
 from models.domain.city import CityConfig
-from models.domain.outbox import enqueued, release_held
+from models.domain.outbox import enqueued, release_held, release_waiting
 from models.domain.residents import resident_with_state, save_state
 from models.storage.dedupe import first_time
 from models.storage.engine import short_transaction
@@ -157,6 +157,8 @@ class Conversation:
             # many events came in between.
             if event_id and not await first_time(session, ev.channel, event_id):
                 return []
+            # Their message opens a session (free in Viber): what waited for it goes now.
+            await release_waiting(session, ev.channel, ev.user_id, now=self.clock())
             if resident.blocked_at is not None:  # writing to us again: reachable again
                 resident.blocked_at = None
                 await release_held(

@@ -265,6 +265,9 @@ class Costs(StrictModel):
     after a resident's own message; replies inside them are free)."""
 
     viber_message_price: float = Field(0.0, ge=0)
+    # Billed Viber messages a month, at most (0: no cap). Over it, only status changes that
+    # close a request or need the resident go; the rest wait for the resident's next message.
+    viber_monthly_cap: int = Field(0, ge=0)
     currency: Annotated[str, Field(min_length=1, max_length=8)] = "EUR"
 
 

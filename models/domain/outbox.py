@@ -33,6 +33,7 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after the configured attempts, or refused for good
     UNDELIVERABLE = "undeliverable"  # the recipient blocked the bot / unsubscribed
+    WAITING = "waiting"  # for the resident's next message (over the cap of billed messages)
 
 
 class OutboxKind(enum.StrEnum):
@@ -42,7 +43,10 @@ class OutboxKind(enum.StrEnum):
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_recipient", "channel", "recipient", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -206,6 +210,27 @@ async def topic_request(session: AsyncSession, chat_id: str, thread_id: str) -> 
             select(Topic.request_id).where(Topic.chat_id == chat_id, Topic.thread_id == thread_id)
         )
     ).scalar_one_or_none()
+
+
+async def release_waiting(
+    session: AsyncSession, channel: str, recipient: str, *, now: datetime
+) -> int:
+    """The resident wrote: what waited for their next message goes out now, inside the
+    session their message opened."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.recipient == recipient,
+            OutboxMessage.status == OutboxStatus.WAITING,
+        )
+        .values(status=OutboxStatus.PENDING, locked_until=None, not_before=now)
+        .execution_options(synchronize_session=False)
+    )
+    released = int(getattr(result, "rowcount", 0) or 0)
+    if released:
+        session.info[ENQUEUED] = True
+    return released
 
 
 async def release_held(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,11 @@ async def recent_problems(session: AsyncSession, limit: int = 10) -> list[Outbox
         .limit(limit)
     )
     return list(rows.scalars())
+
+
+def billing_month(now: datetime) -> datetime:
+    """The start of the month Viber counts its allowance in (calendar months, UTC)."""
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 async def viber_usage(
