@@ -217,20 +217,9 @@ async def release_waiting(
 ) -> int:
     """The resident wrote: what waited for their next message goes out now, inside the
     session their message opened."""
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.recipient == recipient,
-            OutboxMessage.status == OutboxStatus.WAITING,
-        )
-        .values(status=OutboxStatus.PENDING, locked_until=None, not_before=now)
-        .execution_options(synchronize_session=False)
+    return await _requeue(
+        session, channel, recipient, now, OutboxMessage.status == OutboxStatus.WAITING
     )
-    released = int(getattr(result, "rowcount", 0) or 0)
-    if released:
-        session.info[ENQUEUED] = True
-    return released
 
 
 async def release_held(
@@ -238,15 +227,23 @@ async def release_held(
 ) -> int:
     """The resident is reachable again (wrote to the bot, subscribed again in Viber): what was
     kept for them since ``since`` goes out now, in order; older messages stay undelivered."""
+    return await _requeue(
+        session,
+        channel,
+        recipient,
+        now,
+        OutboxMessage.status == OutboxStatus.UNDELIVERABLE,
+        OutboxMessage.kind == OutboxKind.MESSAGE,
+        OutboxMessage.created_at >= since,
+    )
+
+
+async def _requeue(
+    session: AsyncSession, channel: str, recipient: str, now: datetime, *where: Any
+) -> int:
     result = await session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.recipient == recipient,
-            OutboxMessage.status == OutboxStatus.UNDELIVERABLE,
-            OutboxMessage.kind == OutboxKind.MESSAGE,
-            OutboxMessage.created_at >= since,
-        )
+        .where(OutboxMessage.channel == channel, OutboxMessage.recipient == recipient, *where)
         .values(status=OutboxStatus.PENDING, locked_until=None, not_before=now, attempts=0)
         .execution_options(synchronize_session=False)
     )
