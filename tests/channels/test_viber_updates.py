@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.channels.base import Channel
 from bot.channels.telegram.channel import build as telegram_channel
 from bot.channels.viber.client import ViberClient
+from bot.channels.viber.markup import looks_like
 from bot.channels.viber.render import decode_payload
 from bot.channels.viber.sender import ViberSender
 from bot.channels.viber.webhook import ViberChannel
@@ -23,6 +24,7 @@ from bot.config import Settings
 from bot.delivery import Sender
 from bot.media import MediaStore
 from bot.runner import build_channels, delivering, receiving, run
+from handlers.i18n import to_plain
 from tests.channels.test_viber import JPEG, ViberBot, file_request
 from tests.desk_data import add_request
 from tests.desk_settings import ADMIN, LIGHTING_CHAT, desk_settings
@@ -168,3 +170,47 @@ async def test_a_departments_photo_of_the_fix_reaches_the_viber_resident(
     assert "Опора заменена" in text["text"]
     payloads = {decode_payload(b["ActionBody"]) for b in text["keyboard"]["Buttons"]}
     assert payloads == {f"fb:yes:{req.id}", f"fb:no:{req.id}"}
+
+
+async def test_markers_typed_on_either_side_arrive_as_typed(
+    servers: tuple[FakeTelegramServer, FakeViberServer],
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Viber formats *bold*, _italic_ and ~strike~; Telegram (HTML) does not: what a Viber
+    resident typed reaches the department as typed, and what staff typed reaches the resident
+    unformatted."""
+    tg, vb = servers
+    cfg = desk_settings(settings)
+    described = "Ліхтар *не світить* у _дворі_ ~тиждень~"
+    req = await add_request(
+        sessions,
+        cfg,
+        resident=VIBER_RESIDENT,
+        category="lighting",
+        channel="viber",
+        lang="uk",
+        description=described,
+    )
+    app = make_app(tg, engine, sessions, cfg)
+    channel = telegram_channel(app, MediaStore())
+    client = ViberClient(VIBER_TOKEN, vb.base_url, name="Контакт-центр")
+    senders: dict[str, Sender] = {"telegram": channel.sender(), "viber": ViberSender(client)}
+    answer = "*Бригада* виїхала, буде _до 18:00_"
+    try:
+        async with receiving(app, [channel]), delivering(app, senders):
+            await tg.wait_for("getMe")
+            tg.push_update(tg.message_update(ADMIN, f"/reply {req.number} {answer}"))
+            calls = await vb.wait_for(lambda c: c.body.get("receiver") == VIBER_RESIDENT, 1, 10)
+            tg.push_update(tg.message_update(ADMIN, f"/show {req.number}"))
+            await tg.wait_for(
+                lambda c: c.method == "sendMessage" and described in to_plain(c.params["text"]),
+                1,
+                10,
+            )
+    finally:
+        await client.close()
+    shown = calls[0].body["text"]
+    assert answer in looks_like(shown) and answer not in shown
+    assert "Бригада" in shown and "*Бригада*" not in shown

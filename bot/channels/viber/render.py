@@ -29,6 +29,7 @@ from viberbot.api.messages.data_types.location import Location
 
 from bot.channels.text import split_text as text_split
 from bot.channels.viber.client import MESSAGE_LIMIT, REQUEST_ACTIONS, message_size
+from bot.channels.viber.markup import as_typed
 from handlers.i18n import to_plain
 from handlers.types import Button, ButtonKind, Reply
 
@@ -184,7 +185,8 @@ def render_reply(
             messages.append(_checked(PictureMessage(media=ref, text="")))
     # reply.document (staff CSV exports) and force_reply have no Viber counterpart: the text
     # goes alone. Viber "file" messages would need a public URL, like pictures.
-    messages += [_checked(TextMessage(text=part)) for part in split_text(to_plain(reply.text))]
+    text = as_typed(to_plain(reply.text))
+    messages += [_checked(TextMessage(text=part)) for part in split_text(text)]
     if reply.latitude is not None and reply.longitude is not None:
         messages.append(
             _checked(LocationMessage(location=Location(lat=reply.latitude, lon=reply.longitude)))
@@ -230,6 +232,7 @@ def render_welcome(
     with buttons (the language choice), or all the texts."""
     shown = next((r for r in replies if r.buttons), None)
     text = to_plain(shown.text) if shown else "\n\n".join(to_plain(r.text) for r in replies)
+    text = as_typed(text)
     first = next(split_text(text), "")
     if not first:
         return {}
