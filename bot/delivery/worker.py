@@ -15,18 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import tempfile
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.delivery.batches import Batches
+from bot.delivery.bundles import Bundles, merged
+from bot.delivery.charts import chart_file
 from bot.delivery.costs import WAITING_NOTE as WAITING
 from bot.delivery.costs import BilledCap
 from bot.delivery.errors import (
@@ -46,15 +45,21 @@ from handlers.outbound.cards import load_card_request, render_card
 from handlers.outbound.notifications import render_notification
 from models.domain.base import utcnow
 from models.domain.lifecycle import notify_desk
-from models.domain.outbox import Card, OutboxKind, OutboxMessage, OutboxStatus, claim_due, mark
-from models.domain.tables import Request, Resident
-from models.storage.digest_queries import chart_png
+from models.domain.outbox import (
+    Card,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    claim_due,
+    mark,
+    mark_gone,
+)
+from models.domain.tables import Request
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
 log = logging.getLogger(__name__)
-CHART_CACHE = Path(tempfile.gettempdir()) / "citybot-charts"
 
 Key = tuple[str, str]  # (channel, recipient)
 STOP_WAIT_SECONDS = 30.0
@@ -95,6 +100,8 @@ class Delivery:
         self.rooms = Rooms(sessions, settings)
         self.batches = Batches(sessions, settings, tr)
         self.billed = BilledCap(sessions, settings.costs.viber_monthly_cap, clock)
+        self.bundles = Bundles(sessions, settings.costs.viber_bundle_seconds, clock)
+        self._bundled: dict[int, list[OutboxMessage]] = {}  # sent with a message, by its id
 
     def kick(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -173,6 +180,10 @@ class Delivery:
                         held = await self._deliver(item)
                     finally:
                         self._claimed -= 1
+                        # Not sent: what was to go with it goes back, in order, on its own.
+                        back = self._bundled.pop(item.id, [])
+                        queue[0:0] = back
+                        self._claimed += len(back)
             while queue:  # held back (or stopping): what came after waits, still in order
                 rest = queue[:]
                 queue.clear()
@@ -240,6 +251,15 @@ class Delivery:
         if bot_initiated and await self.billed.holds(item.body):
             await self._record(item, OutboxStatus.WAITING, attempts=item.attempts, error=WAITING)
             return None
+        if bot_initiated:
+            wait = await self.bundles.wait(item)
+            if wait > 0:
+                await self._release([item], delay=wait)
+                return wait
+            queue = self._queues.get((item.channel, item.recipient), [])
+            if taken := self.bundles.take(item, queue):
+                self._bundled[item.id] = taken
+                self._claimed -= len(taken)
         progress = self._progress.setdefault(item.id, self._new_progress(item.recipient, group))
         progress.begin()
         try:
@@ -281,7 +301,8 @@ class Delivery:
             await self._finished(item, OutboxStatus.UNDELIVERABLE, attempts, str(exc))
             if group:
                 return None  # a group the bot was removed from: each message fails on its own
-            await self._mark_blocked(item, str(exc))
+            async with self.sessions() as session, session.begin():
+                await mark_gone(session, item.channel, item.recipient, self.clock(), str(exc))
             return 0.0  # nothing more goes to them, this round's messages included
         except (PermanentFailure, ValueError) as exc:
             log.error("outbox %s refused for good: %s", item.id, exc)
@@ -298,6 +319,8 @@ class Delivery:
         OUTBOX_SENT.labels(item.channel).inc()
         if bot_initiated:
             self.billed.sent()
+        for other in self._bundled.pop(item.id, []):
+            await self._record(other, OutboxStatus.SENT, attempts=other.attempts + 1, error=None)
         return None
 
     async def _superseded(self, item: OutboxMessage) -> str:
@@ -317,18 +340,6 @@ class Delivery:
         if newest is None:
             return "done"
         return "later" if newest > item.id else ""
-
-    async def _chart_file(self, day: str) -> str | None:
-        """The digest's chart, from the database, as a file the senders can upload: a cache
-        on this machine, since the worker that drew it may be another one."""
-        path = CHART_CACHE / f"digest-{day}.png"
-        if not await asyncio.to_thread(path.exists):
-            async with self.sessions() as session:
-                png = await chart_png(session, date.fromisoformat(day))
-            if png is None:
-                return None  # pruned since: the text goes alone
-            await asyncio.to_thread(_write_atomically, path, png)
-        return str(path)
 
     def _new_progress(self, recipient: str, group: bool) -> Progress:
         async def pace() -> None:
@@ -382,8 +393,9 @@ class Delivery:
                 return  # a group without topics keeps to its cards; in the topic staff acted
                 # in, what they did is there already
             if body.get("chart_day"):
-                body = {**body, "chart": await self._chart_file(str(body["chart_day"]))}
-            reply = render_notification(self.settings, self.tr, body)
+                body = {**body, "chart": await chart_file(self.sessions, str(body["chart_day"]))}
+            replies = [body, *(m.body for m in self._bundled.get(item.id, []))]
+            reply = merged([render_notification(self.settings, self.tr, b) for b in replies])
             await sender.send(item.recipient, reply, progress)
             return
         request_id = int(item.body["request_id"])
@@ -414,33 +426,3 @@ class Delivery:
             else:
                 existing.message_id = message_id
         await self.rooms.follow(sender, item, req)
-
-    async def _mark_blocked(self, item: OutboxMessage, error: str) -> None:
-        """The resident blocked the bot: mark them, and give up on everything still waiting for
-        them (new notifications are not queued until they write again)."""
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(Resident)
-                .where(Resident.channel == item.channel, Resident.external_id == item.recipient)
-                .values(blocked_at=self.clock())
-            )
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.channel == item.channel,
-                    OutboxMessage.recipient == item.recipient,
-                    OutboxMessage.status == OutboxStatus.PENDING,
-                )
-                .values(
-                    status=OutboxStatus.UNDELIVERABLE,
-                    locked_until=None,
-                    last_error=f"not sent: {error}"[:1000],
-                )
-            )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_bytes(data)
-    os.replace(partial, path)

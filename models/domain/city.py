@@ -268,6 +268,9 @@ class Costs(StrictModel):
     # Billed Viber messages a month, at most (0: no cap). Over it, only status changes that
     # close a request or need the resident go; the rest wait for the resident's next message.
     viber_monthly_cap: int = Field(0, ge=0)
+    # Messages the bot starts to one Viber resident within this many seconds go as one
+    # (0: each on its own).
+    viber_bundle_seconds: int = Field(0, ge=0, le=3600)
     currency: Annotated[str, Field(min_length=1, max_length=8)] = "EUR"
 
 

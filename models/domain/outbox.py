@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.domain.base import Base, utcnow
-from models.domain.tables import _enum
+from models.domain.tables import Resident, _enum
 
 
 class OutboxStatus(enum.StrEnum):
@@ -210,6 +210,31 @@ async def topic_request(session: AsyncSession, chat_id: str, thread_id: str) -> 
             select(Topic.request_id).where(Topic.chat_id == chat_id, Topic.thread_id == thread_id)
         )
     ).scalar_one_or_none()
+
+
+async def mark_gone(
+    session: AsyncSession, channel: str, recipient: str, now: datetime, error: str
+) -> None:
+    """The resident blocked the bot: mark them, and give up on everything still waiting for
+    them (new notifications are not queued until they write again)."""
+    await session.execute(
+        update(Resident)
+        .where(Resident.channel == channel, Resident.external_id == recipient)
+        .values(blocked_at=now)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.recipient == recipient,
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+        .values(
+            status=OutboxStatus.UNDELIVERABLE,
+            locked_until=None,
+            last_error=f"not sent: {error}"[:1000],
+        )
+    )
 
 
 async def release_waiting(

@@ -4,12 +4,14 @@ resident's next message and then goes, free, inside the session that message ope
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.viber.client import ViberClient
+from bot.channels.viber.render import decode_payload
 from bot.channels.viber.sender import ViberSender
 from bot.config import Settings
 from bot.delivery import Delivery
@@ -120,3 +122,36 @@ async def test_under_the_cap_everything_goes(
     await deliver(sessions, cfg, srv)
     assert req.number in " ".join(texts(srv.sent_to(USER)))
     assert not [m for m in await outbox(sessions) if m.status is OutboxStatus.WAITING]
+
+
+async def test_news_within_the_window_goes_as_one_message(
+    patient_bot: ViberBot,
+    srv: FakeViberServer,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """A status change, a reply and the resolution within a minute: one billed message with
+    all three texts and the "Is it fixed?" buttons, instead of three."""
+    cfg = capped(settings, cap=0)
+    cfg = cfg.model_copy(update={"costs": cfg.costs.model_copy(update={"viber_bundle_seconds": 1})})
+    req = await add_request(sessions, cfg, resident=USER, category="lighting", channel="viber")
+    await staff_sets(sessions, req.id, Status.IN_PROGRESS)
+    await staff_sets(sessions, req.id, Status.RESOLVED)
+    client = ViberClient(TOKEN, srv.base_url, name="Kryvyi Rih 1520")
+    delivery = Delivery(sessions, cfg, translator(), {"viber": ViberSender(client)})
+    try:
+        await delivery.run_once()
+        assert srv.sent_to(USER) == [], "it waits for the window"
+        await asyncio.sleep(1.1)
+        await delivery.run_once()
+    finally:
+        await client.close()
+    [message] = srv.sent_to(USER)
+    assert message["text"].count(req.number) == 2, message["text"]
+    assert {decode_payload(b["ActionBody"]) for b in message["keyboard"]["Buttons"]} == {
+        f"fb:yes:{req.id}",
+        f"fb:no:{req.id}",
+    }
+    rows = [m for m in await outbox(sessions) if m.recipient == USER]
+    assert [m.status for m in rows] == [OutboxStatus.SENT] * 2
+    assert [m.bot_initiated for m in rows] == [True, None], "one bill"
