@@ -11,6 +11,7 @@ from babel.dates import format_datetime
 from handlers.i18n import Translator
 from models.domain.base import as_utc
 from models.domain.city import CityConfig
+from models.storage.outbox_report import ViberUsage
 
 
 def category_name(config: CityConfig, lang: str, code: str, sub: str | None) -> str:
@@ -102,18 +103,17 @@ def time_left(now: datetime, deadline: datetime) -> tuple[int, int]:
     return sign * hours, rest // 60
 
 
-def viber_costs(
-    config: CityConfig, free_day: int, paid_day: int, free_month: int, paid_month: int
-) -> dict[str, object]:
-    """Viber's messages of a day and a month, free and billed, with their estimated cost at
-    ``[costs]``' price, as /outbox and the digest say them."""
+def viber_costs(config: CityConfig, day: ViberUsage, month: ViberUsage) -> dict[str, object]:
+    """Viber's messages of a day and a month, in residents' sessions and started by the bot,
+    with the estimated cost of those billed at ``[costs]``' price, as /outbox and the digest
+    say them."""
     price = config.costs.viber_message_price
     return {
-        "free_day": free_day,
-        "paid_day": paid_day,
-        "cost_day": f"{paid_day * price:.2f}",
-        "free_month": free_month,
-        "paid_month": paid_month,
-        "cost_month": f"{paid_month * price:.2f}",
+        "free_day": day.in_session,
+        "paid_day": day.by_bot,
+        "cost_day": f"{day.billed * price:.2f}",
+        "free_month": month.in_session,
+        "paid_month": month.by_bot,
+        "cost_month": f"{month.billed * price:.2f}",
         "currency": config.costs.currency,
     }

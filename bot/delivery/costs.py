@@ -76,7 +76,7 @@ class BilledCap:
         month = billing_month(self.clock())
         if month != self._month or self.monotonic() - self._read_at > self.REFRESH:
             async with self.sessions() as session:
-                _, self._count = await viber_usage(session, month)
+                self._count = (await viber_usage(session, month)).billed
             self._month, self._read_at = month, self.monotonic()
         return self._count
 

@@ -31,7 +31,7 @@ async def cmd_outbox(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
     lines.append(await _viber_costs(desk, turn))
     cap = desk.settings.costs.viber_monthly_cap
     if cap:
-        _, billed = await viber_usage(turn.session, billing_month(turn.now))
+        billed = (await viber_usage(turn.session, billing_month(turn.now))).billed
         lines.append(
             desk.t("staff.outbox_cap", billed=billed, cap=cap, waiting=totals[OutboxStatus.WAITING])
         )
@@ -53,8 +53,6 @@ async def cmd_outbox(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
 async def _viber_costs(desk: StaffDesk, turn: Turn) -> str:
     """What Viber bills: messages the bot starts outside a resident's 24-hour session."""
     today = turn.now.astimezone(ZoneInfo(desk.settings.city.timezone)).date()
-    free_d, paid_d = await viber_usage(turn.session, desk.local_day_start(today))
-    free_m, paid_m = await viber_usage(turn.session, desk.local_day_start(today.replace(day=1)))
-    return desk.t(
-        "staff.outbox_viber", **viber_costs(desk.settings, free_d, paid_d, free_m, paid_m)
-    )
+    day = await viber_usage(turn.session, desk.local_day_start(today))
+    month = await viber_usage(turn.session, desk.local_day_start(today.replace(day=1)))
+    return desk.t("staff.outbox_viber", **viber_costs(desk.settings, day, month))

@@ -44,7 +44,7 @@ from models.storage.digest_queries import (
     digest_figures,
     oldest_overdue,
 )
-from models.storage.outbox_report import viber_usage
+from models.storage.outbox_report import ViberUsage, viber_usage
 from models.storage.quality import Quality, quality
 
 OLDEST_SHOWN = 5
@@ -78,7 +78,7 @@ class DigestData:
     oldest_by_department: dict[str, list[OverdueRequest]] = field(default_factory=dict)
     quality: dict[str, Quality] = field(default_factory=dict)  # the last 30 days
     # Viber messages (in residents' sessions, started by the bot) yesterday and this month.
-    viber: tuple[int, int, int, int] = (0, 0, 0, 0)
+    viber: tuple[ViberUsage, ViberUsage] = (ViberUsage(), ViberUsage())
 
 
 async def gather(session: AsyncSession, settings: CityConfig, now: datetime) -> DigestData:
@@ -103,7 +103,7 @@ async def gather(session: AsyncSession, settings: CityConfig, now: datetime) -> 
         session, local_midnight(day - timedelta(days=1), tz), local_midnight(day, tz)
     )
     month = await viber_usage(session, local_midnight(day.replace(day=1), tz), now)
-    data.viber = (*yesterday, *month)
+    data.viber = (yesterday, month)
     for dept, fig in figures.by_department.items():
         if fig.overdue:
             data.oldest_by_department[dept] = await oldest_overdue(session, now, OLDEST_SHOWN, dept)
@@ -286,11 +286,11 @@ def overview_text(settings: CityConfig, tr: Translator, data: DigestData) -> str
 
 def _viber_lines(settings: CityConfig, tr: Translator, data: DigestData) -> list[str]:
     """What Viber bills, for the administrators: none when Viber sent nothing this month."""
-    free_day, paid_day, free_month, paid_month = data.viber
-    if not (free_month or paid_month or free_day or paid_day):
+    day, month = data.viber
+    if not (any(day) or any(month)):
         return []
     lang = settings.staff.language
-    figures = viber_costs(settings, free_day, paid_day, free_month, paid_month)
+    figures = viber_costs(settings, day, month)
     return ["", tr.t(lang, "digest.viber", **figures)]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,25 +35,45 @@ def billing_month(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+class ViberUsage(NamedTuple):
+    """Viber messages sent: inside residents' sessions, started by the bot outside them, and
+    of those the ones billed."""
+
+    in_session: int = 0
+    by_bot: int = 0
+    billed: int = 0
+
+
+# send_message, "Billing Statuses": 0 free (other cases), 1-2 in a session, 3-4 free out of
+# session, 5 charged. Where Viber said nothing, the bot's own reckoning (``bot_initiated``).
+OUT_OF_SESSION = (3, 4, 5)
+CHARGED = 5
+
+
 async def viber_usage(
     session: AsyncSession, since: datetime, until: datetime | None = None
-) -> tuple[int, int]:
-    """Viber messages sent since ``since`` (and before ``until``): (inside residents'
-    sessions, started by the bot)."""
+) -> ViberUsage:
+    """Viber messages sent since ``since`` (and before ``until``)."""
     stmt = (
-        select(OutboxMessage.bot_initiated, func.count())
+        select(OutboxMessage.bot_initiated, OutboxMessage.billing_status, func.count())
         .where(
             OutboxMessage.channel == "viber",
             OutboxMessage.status == OutboxStatus.SENT,
             OutboxMessage.sent_at >= since,
         )
-        .group_by(OutboxMessage.bot_initiated)
+        .group_by(OutboxMessage.bot_initiated, OutboxMessage.billing_status)
     )
     if until is not None:
         stmt = stmt.where(OutboxMessage.sent_at < until)
-    rows = await session.execute(stmt)
-    found = {flag: int(n) for flag, n in rows.all()}
-    return found.get(False, 0), found.get(True, 0)
+    in_session = by_bot = billed = 0
+    for started, status, n in (await session.execute(stmt)).all():
+        if status is None and started is None:
+            continue  # went within another message (bundled): not a message of its own
+        out = status in OUT_OF_SESSION if status is not None else bool(started)
+        in_session += 0 if out else int(n)
+        by_bot += int(n) if out else 0
+        billed += int(n) if (status == CHARGED if status is not None else out) else 0
+    return ViberUsage(in_session, by_bot, billed)
 
 
 async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:

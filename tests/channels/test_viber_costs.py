@@ -155,3 +155,27 @@ async def test_news_within_the_window_goes_as_one_message(
     rows = [m for m in await outbox(sessions) if m.recipient == USER]
     assert [m.status for m in rows] == [OutboxStatus.SENT] * 2
     assert [m.bot_initiated for m in rows] == [True, None], "one bill"
+
+
+async def test_the_cost_is_what_viber_says_it_charged(
+    srv: FakeViberServer, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """A bot created before February 2024 keeps a free monthly allowance: Viber answers its
+    first out-of-session messages as free (billing_status 4), and only the rest are charged
+    (5). /outbox prices only those, though all were started by the bot."""
+    srv.free_out_of_session = 2
+    cfg = capped(settings, cap=0)
+    reqs = [
+        await add_request(
+            sessions, cfg, resident=f"user{i}==", category="lighting", channel="viber"
+        )
+        for i in range(3)
+    ]
+    for req in reqs:
+        await staff_sets(sessions, req.id, Status.IN_PROGRESS)
+    await deliver(sessions, cfg, srv)
+    rows = sorted(m.billing_status or 0 for m in await outbox(sessions) if m.channel == "viber")
+    assert rows == [4, 4, 5]
+    desk = Desk(StaffDesk(sessions, cfg, translator()), Conversation(sessions, cfg))
+    [report] = await desk.command(ADMIN, "/outbox")
+    assert "0 in residents' sessions (free) · 3 started by the bot (≈ 0.02 EUR)" in to_plain(report)

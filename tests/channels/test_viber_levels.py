@@ -216,7 +216,9 @@ async def test_what_viber_bills_is_counted_in_outbox(
         await client.close()
     rows = {m.recipient: m for m in await outbox(sessions) if m.channel == "viber"}
     assert (rows[talking].bot_initiated, rows[silent].bot_initiated) == (False, True)
-    assert rows[talking].billing_status == 0 and rows[silent].billing_status == 0
+    # What Viber answered (send_message, "Billing Statuses"): in a session of a billable
+    # bot; charged out of session.
+    assert (rows[talking].billing_status, rows[silent].billing_status) == (2, 5)
     desk = Desk(StaffDesk(sessions, cfg, translator()), Conversation(sessions, cfg))
     [report] = await desk.command(ADMIN, "/outbox")
     assert "1 in residents' sessions (free) · 1 started by the bot (≈ 0.02 EUR)" in to_plain(report)

@@ -41,6 +41,7 @@ from aiohttp import web
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
 MESSAGE_LIMIT = 30 * 1024
+SESSION_SECONDS = 24 * 3600  # a user's message opens a session of 24 hours
 TEXT_LIMIT = 7000
 MESSAGE_TYPES = frozenset(
     {"text", "picture", "video", "file", "location", "contact", "sticker", "url", "rich_media"}
@@ -129,6 +130,15 @@ class FakeViberServer:
     name: str = "City contact center"
     allow_http_webhook: bool = False  # Viber accepts only https; tests of a local bot need http
     verify_webhook: bool = True  # call the webhook with a signed "webhook" event, as Viber does
+    # Viber's commercial model (help.viber.com "chatbot commercial model"; send_message,
+    # "Billing Statuses"): a billable bot, with this many free out-of-session messages a month.
+    billable: bool = True
+    free_out_of_session: int = 0
+    # When each user last wrote (a "message" callback this server posted): it opens their
+    # 24-hour session.
+    last_heard: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
+    _out_of_session_sent: int = 0
     calls: list[Call] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -238,6 +248,8 @@ class FakeViberServer:
         self, url: str, body: dict[str, Any], token: str | None = None, signature: str | None = None
     ) -> tuple[int, Any]:
         """POST a callback to the bot's webhook, signed with this account's token."""
+        if body.get("event") == "message":
+            self.last_heard[str((body.get("sender") or {}).get("id", ""))] = self.clock()
         return await post_callback(url, body, token or self.auth_token, signature)
 
     # -- the API
@@ -371,7 +383,8 @@ class FakeViberServer:
             raise Refused(13)
         kind = body.get("type")
         if kind is None:
-            if "keyboard" not in body:  # a keyboard alone may be sent without a type
+            # Keyboards: "The keyboard can be attached to any message type or sent on its own."
+            if "keyboard" not in body:
                 raise Refused(4, "type is required")
         elif kind not in MESSAGE_TYPES:
             raise Refused(3, f"unknown message type {kind!r}")
@@ -383,8 +396,19 @@ class FakeViberServer:
         return {
             "message_token": next(self._tokens),
             "chat_hostname": "SN-CHAT-01_",
-            "billing_status": 0,
+            "billing_status": self._billing_status(str(receiver)),
         }
+
+    def _billing_status(self, receiver: str) -> int:
+        """send_message, "Billing Statuses": 1/2 in a session (non-billable/billable bot), 3/4
+        free out of session, 5 charged out of session."""
+        heard = self.last_heard.get(receiver)
+        if heard is not None and self.clock() - heard < SESSION_SECONDS:
+            return 2 if self.billable else 1
+        if not self.billable:
+            return 3
+        self._out_of_session_sent += 1
+        return 4 if self._out_of_session_sent <= self.free_out_of_session else 5
 
     async def _serve_media(self, request: web.Request) -> web.Response:
         item = self._media.get(request.match_info["name"])
