@@ -3,6 +3,7 @@ the real bot in polling and in webhook mode, a real database."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from models.domain.status import Status
-from models.domain.tables import Request
+from models.domain.tables import Photo, Request
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.telegram_harness import Harness, running_bot
 
@@ -157,3 +158,38 @@ async def test_an_answer_telegram_throttles_is_waited_out_not_lost(
         throttled = [c for c in srv.calls_of("sendMessage") if c.status == 429]
         assert len(throttled) == 2 and not any(c.via_webhook_response for c in throttled)
         assert len(h.bot_texts(USER)) == 3  # each answer once
+
+
+async def test_an_album_is_kept_whole_with_one_answer(
+    srv: FakeTelegramServer,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Three photos sent at once as an album: all three are kept, the resident gets one answer
+    ("3 photos"), not three, and the department's card shows them as one album."""
+    async with running_bot(srv, engine, sessions, settings, "polling") as h:
+        s = h.srv
+        await h.step(USER, s.message_update(USER, "/start"))
+        await h.step(USER, s.callback_update(USER, "lang:en"))
+        await h.step(USER, s.callback_update(USER, "menu:new"))
+        await h.step(USER, s.callback_update(USER, "cat:lighting"))
+        await h.step(USER, s.callback_update(USER, "sub:light_off"))
+        await h.step(USER, s.message_update(USER, "вул. Шевченка, 10"))
+        await h.step(USER, s.message_update(USER, "Ліхтар не світить тиждень"))
+        before = len(s.sent_messages(USER))
+        for i in range(3):
+            h.srv.push_update(
+                s.message_update(USER, photo=f"album-photo-{i}".encode(), media_group_id="A1")
+            )
+        [answer] = (await h.wait_texts(USER, before + 1))[before:]
+        assert "3 photos" in answer, answer
+        await asyncio.sleep(1.2)  # the album's quiet time: no further answer comes
+        assert len(s.sent_messages(USER)) == before + 1
+        await h.step(USER, s.message_update(USER, "✅ Done"))
+        await h.step(USER, s.message_update(USER, contact=("+380671234567", USER)), 2)
+        await h.step(USER, s.callback_update(USER, "confirm"))
+    async with sessions() as session:
+        [req] = (await session.execute(select(Request))).scalars()
+        photos = await session.scalar(select(func.count()).select_from(Photo))
+    assert req.number and photos == 3

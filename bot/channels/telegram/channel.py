@@ -31,6 +31,7 @@ from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import ClientError, web
 
 from bot.channels.base import ChannelSpec
+from bot.channels.telegram.albums import AlbumAnswers
 from bot.channels.telegram.client import make_bot
 from bot.channels.telegram.commands import forget_commands, register_commands
 from bot.channels.telegram.json_session import JsonAnswerHandler
@@ -78,6 +79,7 @@ class TelegramChannel:
         self._sender = TelegramSender(bot, self.tr, self.media)
         self._stopped = asyncio.Event()
         self._polling: asyncio.Future[None] | None = None
+        self.albums = AlbumAnswers(self._answer)
 
     async def _download(self, file_id: str) -> bytes | None:
         try:
@@ -144,6 +146,8 @@ class TelegramChannel:
             # The batch in hand is finished and confirmed before the session closes under it.
             with contextlib.suppress(TimeoutError, Exception):
                 await asyncio.wait_for(asyncio.shield(self._polling), STOP_SECONDS)
+        with contextlib.suppress(Exception):
+            await self.albums.drain()
         await self.bot.session.close()
 
     # -- receiving
@@ -183,6 +187,9 @@ class TelegramChannel:
         if not private:
             return None
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
+        if ev.album and ev.kind is Kind.PHOTO:
+            self.albums.hold(message.chat.id, ev.album, coalesce(replies))
+            return None
         async with _answering(message.chat.id):
             return await self.send(
                 message.chat.id, coalesce(replies), answer_last=not busy(self.bot)
@@ -227,6 +234,10 @@ class TelegramChannel:
         return spinner
 
     # -- answering
+
+    async def _answer(self, chat_id: int, replies: list[Reply]) -> None:
+        async with _answering(chat_id):
+            await self.send(chat_id, replies)
 
     async def _post_prompt(self, chat_id: int, reply: Reply, user: User, thread: str) -> None:
         """A prompt in a group: only a reply to this very message answers it (the desk is told
