@@ -14,6 +14,7 @@ from bot.app import App, build_app, database_url
 from bot.channels.base import ChannelCommand, CliCommand
 from bot.channels.registry import CHANNELS, channel_problems, enabled_specs
 from bot.config import ConfigError, Env, load_settings
+from bot.voice import problems as voice_problems
 from models.storage.engine import create_engine
 from models.storage.migrate import upgrade
 
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             settings = load_settings(env.config_path)
-            problems = channel_problems(env, settings)
+            problems = channel_problems(env, settings) + voice_problems(settings.voice)
             if problems:
                 raise ConfigError("\n".join(problems))
             print(

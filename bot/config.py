@@ -83,6 +83,14 @@ class DeliverySettings(StrictModel):
         return self
 
 
+class VoiceSettings(StrictModel):
+    """[voice]: optional transcripts of residents' voice messages, for staff (bot/voice.py)."""
+
+    model_path: str = ""  # a Vosk model directory; empty: no transcripts
+    ffmpeg: str = "ffmpeg"  # decodes OGG/Opus, M4A, MP4 to what the recogniser reads
+    timeout_seconds: float = Field(120.0, gt=0)  # one message at most; then no transcript
+
+
 class Settings(CityConfig):
     """The whole of bot.toml: the city's configuration plus the messengers and delivery."""
 
@@ -91,6 +99,7 @@ class Settings(CityConfig):
     delivery: DeliverySettings = DeliverySettings()
     database_path: str = "data/citybot.sqlite3"
     web: WebSettings = Field(default_factory=lambda: WebSettings())
+    voice: VoiceSettings = VoiceSettings()
 
     def web_server(self) -> tuple[str, int]:
         """Where the bot's one web server (every channel's webhook) listens: bot.toml has

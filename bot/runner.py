@@ -21,6 +21,7 @@ from bot.config import ConfigError
 from bot.delivery import Delivery, Sender
 from bot.media import MediaStore
 from bot.scheduler import scheduling
+from bot.voice import make_transcriber, transcribing
 from bot.web import mount_web
 from bot.web.health import mount_health
 from handlers.outbound.jobs import Jobs
@@ -179,7 +180,12 @@ async def run(app: App, channels: Sequence[Channel] | None = None) -> None:
     app.desk.on_handled = metrics.desk_handled
     # Receiving is entered first so that it ends last: the outbox's last sends go out before
     # the channels close their HTTP sessions.
-    async with receiving(app, channels) as loops, sending(app, senders):
+    transcriber = make_transcriber(app.sessions, app.settings.voice, app.settings.desk_chats, media)
+    async with (
+        receiving(app, channels) as loops,
+        sending(app, senders),
+        transcribing(transcriber),
+    ):
         terminated = asyncio.Event()
         with _on_sigterm(terminated.set):
             stop = asyncio.create_task(terminated.wait(), name="sigterm")

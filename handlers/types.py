@@ -12,6 +12,7 @@ class Kind(enum.StrEnum):
     LOCATION = "location"
     PHOTO = "photo"
     CONTACT = "contact"
+    VOICE = "voice"  # a voice message or other audio: ``voice`` and ``duration``
     COMMAND = "command"
     OTHER = "other"  # a sticker, voice note, video…: something no step can use
 
@@ -36,6 +37,8 @@ class Incoming:
     reply_to: str = ""  # the message this one answers, when it is a reply (a prompt's id)
     album: str = ""  # the album a photo came in (each of its photos is a message of its own)
     thread: str = ""  # the topic of a forum group it was written in
+    voice: str = ""  # a reference to the audio the channel can send back, like ``photo``
+    duration: int = 0  # of the audio, in seconds
     # How many buttons the channel shows in one keyboard (0: all); more go in pages.
     page_size: int = 0
 
@@ -105,6 +108,7 @@ class Reply:
     remove_input_keyboard: bool = False
     lang: str = ""  # the recipient's language, for what a channel adds on its own
     force_reply: bool = False  # ask the messenger to open a reply to this message
+    voice: str = ""  # a reference to audio to play before the text (a card's voice message)
     document: Document | None = None
 
     def payloads(self) -> list[str]:

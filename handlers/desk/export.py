@@ -59,6 +59,8 @@ EXPORT_COLUMNS = (
     "subscribers",
     "duplicate_of",
     "answers",
+    "voice_seconds",
+    "voice_transcript",
 )
 
 
@@ -133,6 +135,8 @@ async def cmd_export(desk: StaffDesk, turn: Turn, args: list[str]) -> None:
                             )
                         )
                     ),
+                    (r.voice_seconds or 0) if r.has_voice else "",
+                    spreadsheet_safe(r.voice_transcript or ""),
                 )
             )
     name = f"requests_{start.isoformat()}_{end.isoformat()}.csv"

@@ -36,15 +36,25 @@ def summary(ctx: Context, d: dict[str, Any]) -> str:
             ctx.settings, ctx.lang, d.get("category", ""), d.get("subcategory"), d.get("answers")
         )
     ]
-    return "\n".join([_summary(ctx, d, photos), *said])
+    voice = voice_line(ctx, d.get("voice_seconds") or 0) if d.get("voice") else ""
+    if voice and d.get("description"):
+        said.insert(0, voice)
+    return "\n".join([_summary(ctx, d, photos, voice), *said])
 
 
-def _summary(ctx: Context, d: dict[str, Any], photos: int) -> str:
+def voice_line(ctx: Context, seconds: int) -> str:
+    """ "🎤 voice message, 0:42" (Viber says no length of an audio file)."""
+    if not seconds:
+        return ctx.t("summary.voice_plain")
+    return ctx.t("summary.voice", length=f"{seconds // 60}:{seconds % 60:02d}")
+
+
+def _summary(ctx: Context, d: dict[str, Any], photos: int, voice: str) -> str:
     return ctx.t(
         "new.summary",
         category=category_label(ctx, d.get("category", ""), d.get("subcategory")),
         address=draft_place(ctx),
-        description=d.get("description", ""),
+        description=d.get("description") or Safe(voice),
         photos=Safe(photo_count(ctx, photos)),
         phone=d.get("phone") or ctx.t("summary.no_phone"),
     )
@@ -116,7 +126,9 @@ async def submit(ctx: Context) -> None:
             address=d.get("address") or None,
             latitude=d.get("lat"),
             longitude=d.get("lon"),
-            description=d["description"],
+            description=d.get("description") or "",
+            voice=d.get("voice") or None,
+            voice_seconds=d.get("voice_seconds"),
             photos=list(d.get("photos", [])),
             phone=d.get("phone"),
             answers={str(k): str(v) for k, v in (d.get("answers") or {}).items()},

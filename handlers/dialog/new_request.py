@@ -84,7 +84,7 @@ def next_missing(ctx: Context) -> Step:
         return Step.QUESTIONS
     if not has_place(d):
         return Step.ADDRESS
-    if not d.get("description"):
+    if not d.get("description") and not d.get("voice"):
         return Step.DESCRIPTION
     if not d.get("photos_done"):
         return Step.PHOTOS
@@ -374,6 +374,10 @@ async def on_description(ctx: Context, ev: Incoming) -> None:
     if ev.kind is Kind.BUTTON and ev.payload == "keep:description" and ctx.draft.get("description"):
         await advance(ctx)
         return
+    if ev.kind is Kind.VOICE:  # spoken rather than typed: the audio is the description
+        ctx.draft.update(voice=ev.voice, voice_seconds=ev.duration, description=ev.text.strip())
+        await advance(ctx)
+        return
     if ev.kind not in (Kind.TEXT, Kind.PHOTO):
         ctx.hint("hint.text_expected")
         await reask(ctx)
@@ -386,6 +390,6 @@ async def on_description(ctx: Context, ev: Incoming) -> None:
             ctx.hint("error.description.length_now", length=len(ev.text.strip()))
         await reask(ctx)
         return
-    ctx.draft["description"] = result
+    ctx.draft.update(description=result, voice=None, voice_seconds=None)
     safety.after_description(ctx, result)
     await advance(ctx)

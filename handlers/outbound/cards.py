@@ -103,11 +103,19 @@ def render_card(
     proof = sum(1 for p in req.photos if p.proof)
     followers = len(req.subscribers)
     main = req.duplicate_of
+    voice = ""
+    if req.voice:
+        seconds = req.voice_seconds or 0
+        length = f"{seconds // 60}:{seconds % 60:02d}" if seconds else "—"
+        voice = tr.t(lang, "card.voice", length=length)
+        if req.voice_transcript:
+            voice += "\n" + tr.t(lang, "card.transcript", text=req.voice_transcript)
     closing = [
         *(
             tr.t(lang, "card.answer", question=q, answer=a)
             for q, a in answered(settings, lang, req.category, req.subcategory, req.answers)
         ),
+        voice,
         tr.t(lang, "card.duplicate_of", main=main.number) if main is not None else "",
         tr.t(lang, "card.subscribers", count=followers) if followers else "",
         tr.t(lang, "card.rating", rating=req.rating) if req.rating else "",
@@ -119,7 +127,7 @@ def render_card(
         category=category_name(settings, lang, req.category, req.subcategory),
         department=department_name(settings, lang, req.department),
         address=place(tr, lang, req.address, req.latitude, req.longitude),
-        description=req.description or "—",
+        description=req.description or ("" if voice else "—"),
         photos=len(own),
         language=req.language,
         phone=req.phone or tr.t(lang, "summary.no_phone"),
@@ -149,6 +157,7 @@ def render_card(
         latitude=req.latitude,
         longitude=req.longitude,
         lang=lang,
+        voice=req.voice or "",
     )
 
 

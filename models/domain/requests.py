@@ -60,6 +60,8 @@ class NewRequest:
     photos: list[str] = field(default_factory=list)
     phone: str | None = None
     answers: dict[str, str] = field(default_factory=dict)  # the category's extra questions
+    voice: str | None = None  # a voice message: the channel's reference to the audio
+    voice_seconds: int | None = None
 
 
 async def submit_request(
@@ -94,6 +96,8 @@ async def submit_request(
         longitude=new.longitude,
         description=new.description,
         answers=dict(new.answers) or None,
+        voice=new.voice,
+        voice_seconds=new.voice_seconds,
         phone=new.phone,
         status=Status.NEW,
         created_at=now,

@@ -168,6 +168,11 @@ class Request(Base):
     description: Mapped[str | None] = mapped_column(Text)
     # The category's extra questions answered when filing: {question key: option key}.
     answers: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
+    # A voice message as the description (or with it): the channel's reference to the audio,
+    # its length, and what a speech recogniser made of it (for staff, never instead of it).
+    voice: Mapped[str | None] = mapped_column(String(255), default=None)
+    voice_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    voice_transcript: Mapped[str | None] = mapped_column(Text, default=None)
     phone: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[Status] = mapped_column(_enum(Status, "request_status"), default=Status.NEW)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

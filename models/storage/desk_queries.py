@@ -371,6 +371,9 @@ EXPORT_FIELDS = (
     Request.rating,
     Request.channel,
     Request.language,
+    Request.voice_seconds,
+    Request.voice_transcript,
+    (Request.voice.is_not(None)).label("has_voice"),
     _photo_count(False).label("photos"),
     _photo_count(True).label("proof_photos"),
     select(func.count())

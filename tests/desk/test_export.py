@@ -145,6 +145,8 @@ def expected_row(req: Request, created: str, **over: str) -> list[str]:
         "subscribers": "0",
         "duplicate_of": "",
         "answers": "",
+        "voice_seconds": "",
+        "voice_transcript": "",
     } | over
     return [row[c] for c in EXPORT_COLUMNS]
 

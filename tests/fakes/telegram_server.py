@@ -1155,6 +1155,7 @@ class FakeTelegramServer:
         contact: tuple[str, int | None] | None = None,
         caption: str | None = None,
         media_group_id: str | None = None,
+        voice: tuple[bytes, int] | None = None,
         thread: int | None = None,
         reply_to_message_id: int | None = None,
         first_name: str | None = None,
@@ -1186,6 +1187,12 @@ class FakeTelegramServer:
             content["contact"] = {"phone_number": contact[0], "first_name": sender["first_name"]}
             if contact[1] is not None:
                 content["contact"]["user_id"] = contact[1]
+        if voice is not None:  # Message.voice: Voice (file_id, duration, mime_type "audio/ogg")
+            file_id = self._new_file("voice", voice[0], "voice.ogg")
+            content["voice"] = self._media_object("voice", file_id, None) | {
+                "duration": voice[1],
+                "mime_type": "audio/ogg",
+            }
         if caption is not None:
             content["caption"] = caption
         if media_group_id is not None:  # Message.media_group_id: one album, one message each

@@ -74,6 +74,7 @@ __all__ = [
     "conversation_started",
     "delivered",
     "failed",
+    "file_message",
     "location_message",
     "picture_message",
     "seen",
@@ -81,6 +82,7 @@ __all__ = [
     "subscribed",
     "text_message",
     "unsubscribed",
+    "video_message",
 ]
 
 
@@ -640,3 +642,24 @@ async def post_callback(
         except ValueError:
             answer = text
         return r.status, answer
+
+
+def file_message(user_id: str, media_url: str, file_name: str, size: int = 23456) -> dict[str, Any]:
+    """REST Bot API, callbacks, "File message": media, size, file_name (no duration)."""
+    return _message(
+        user_id, {"type": "file", "media": media_url, "size": size, "file_name": file_name}
+    )
+
+
+def video_message(user_id: str, media_url: str, duration: int, size: int = 45678) -> dict[str, Any]:
+    """REST Bot API, callbacks, "Video message": media, thumbnail, size, duration."""
+    return _message(
+        user_id,
+        {
+            "type": "video",
+            "media": media_url,
+            "thumbnail": media_url,
+            "size": size,
+            "duration": duration,
+        },
+    )

@@ -28,6 +28,7 @@ from bot.channels.telegram.render import (
     split_text,
 )
 from bot.channels.telegram.traffic import load
+from bot.channels.telegram.updates import AUDIO_KIND
 from bot.delivery import (
     MessageGone,
     PermanentFailure,
@@ -123,6 +124,26 @@ class TelegramSender:
             message_thread_id=thread,
         )
 
+    def _voice(self, recipient: str, ref: str, thread: int | None) -> Part | None:
+        """A resident's voice message as Telegram plays it: a voice note (OGG/Opus, or one
+        recorded in Telegram), else an audio file; a round video note as itself."""
+        ref, _, kind = ref.partition(AUDIO_KIND)
+        found = self.media.resolve(ref)
+        if found is None:
+            return None
+        media = FSInputFile(found) if isinstance(found, Path) else found
+        if isinstance(found, Path):
+            kind = "voice" if found.suffix.lower() in (".ogg", ".oga", ".opus") else "audio"
+        if kind == "audio":
+            return functools.partial(
+                self.bot.send_audio, recipient, media, message_thread_id=thread
+            )
+        if kind == "video_note":
+            return functools.partial(
+                self.bot.send_video_note, recipient, media, message_thread_id=thread
+            )
+        return functools.partial(self.bot.send_voice, recipient, media, message_thread_id=thread)
+
     async def send_card(
         self, recipient: str, reply: Reply, progress: Progress | None = None
     ) -> str:
@@ -141,6 +162,8 @@ class TelegramSender:
                     message_thread_id=thread,
                 )
             )
+        if reply.voice and (voice := self._voice(recipient, reply.voice, thread)) is not None:
+            parts.append(voice)
         text = next(iter(split_text(reply.text)), "—")
         parts.append(
             functools.partial(

@@ -11,6 +11,8 @@ from aiogram.types import Message, User
 from handlers.types import Incoming, Kind, Reply
 
 CHANNEL = "telegram"
+# A Telegram audio reference that is not a voice note says what it is after this mark.
+AUDIO_KIND = "#"
 
 
 def to_incoming(message: Message) -> Incoming:
@@ -36,6 +38,14 @@ def to_incoming(message: Message) -> Incoming:
         caption = message.caption or ""
         return _command(caption, {**base, "photo": photo}) or Incoming(
             kind=Kind.PHOTO, photo=photo, text=caption, **base
+        )
+    audio = message.voice or message.audio or message.video_note
+    if audio is not None:
+        ref, seconds = audio.file_id, int(audio.duration or 0)
+        if message.voice is None:  # sent back as what it is (bot/channels/telegram/sender.py)
+            ref += AUDIO_KIND + ("audio" if message.audio is not None else "video_note")
+        return Incoming(
+            kind=Kind.VOICE, voice=ref, duration=seconds, text=message.caption or "", **base
         )
     if message.location is not None:
         loc = message.location

@@ -16,10 +16,12 @@ from typing import Any
 
 from viberbot.api.messages import (
     ContactMessage,
+    FileMessage,
     LocationMessage,
     PictureMessage,
     TextMessage,
     URLMessage,
+    VideoMessage,
 )
 from viberbot.api.viber_requests import ViberMessageRequest, create_request
 
@@ -48,6 +50,15 @@ class ViberMessage:
     longitude: float | None = None
     phone: str = ""
     api_version: int = 0  # of the resident's app, as the callback says (0: not said)
+    duration: int = 0  # of a voice message (a video's; a file says none), in seconds
+    file_name: str = ""
+
+
+AUDIO_EXTENSIONS = (".m4a", ".mp3", ".ogg", ".oga", ".opus", ".aac", ".amr", ".wav", ".3gp")
+
+
+def is_audio(file_name: str) -> bool:
+    return file_name.lower().endswith(AUDIO_EXTENSIONS)
 
 
 def lang_of(value: object) -> str:
@@ -84,6 +95,11 @@ def _from_viberbot(req: ViberMessageRequest) -> ViberMessage:
         return replace(base, type="contact", phone=message.contact.phone_number or "")
     if isinstance(message, URLMessage):  # a link: the text the person sent
         return replace(base, type="text", text=message.media or "")
+    if isinstance(message, FileMessage) and is_audio(message.file_name or ""):
+        return replace(base, type="voice", media=message.media or "", file_name=message.file_name)
+    if isinstance(message, VideoMessage):  # a video note: its sound is what the person said
+        seconds = int(message.duration or 0)
+        return replace(base, type="voice", media=message.media or "", duration=seconds)
     return base
 
 
@@ -100,18 +116,23 @@ def _from_json(data: dict[str, Any]) -> ViberMessage:
         kind, text = "text", message.get("media") or ""
     if kind == "location" and (lat is None or lon is None):
         kind = "other"
+    file_name = str(message.get("file_name") or "")
+    if kind == "video" or (kind == "file" and is_audio(file_name)):
+        kind = "voice"
     return ViberMessage(
         token=str(data.get("message_token", "")),
         user_id=str(sender.get("id", "")),
         name=str(sender.get("name", "")),
         language=lang_of(sender.get("language")),
-        type=kind if kind in ("text", "picture", "location", "contact") else "other",
+        type=kind if kind in ("text", "picture", "location", "contact", "voice") else "other",
         text=str(text),
         media=str(message.get("media") or ""),
         latitude=float(lat) if lat is not None else None,
         longitude=float(lon) if lon is not None else None,
         phone=str(contact.get("phone_number") or ""),
         api_version=api_level(sender.get("api_version")),
+        duration=int(message.get("duration") or 0),
+        file_name=file_name,
     )
 
 
@@ -147,6 +168,8 @@ def to_incoming(msg: ViberMessage, photo: str = "", page_size: int = 0) -> Incom
             return replace(base, kind=Kind.TEXT, text=text)
         case "picture" if photo:
             return replace(base, kind=Kind.PHOTO, photo=photo, text=msg.text)
+        case "voice" if photo:  # the downloaded audio, kept like a picture
+            return replace(base, kind=Kind.VOICE, voice=photo, duration=msg.duration)
         case "location":
             return replace(base, kind=Kind.LOCATION, latitude=msg.latitude, longitude=msg.longitude)
         case "contact":

@@ -23,6 +23,7 @@ import logging
 import re
 import weakref
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -265,11 +266,17 @@ class ViberChannel:
             if not photo:
                 await self.send(msg.user_id, [await self._photo_failed(msg)], msg.api_version)
                 return
+        if msg.type == "voice":
+            photo = await self.download_voice(msg)
+            if not photo:
+                failed = await self._photo_failed(msg, "viber.voice_failed")
+                await self.send(msg.user_id, [failed], msg.api_version)
+                return
         ev = to_incoming(msg, photo, self.settings.keyboard_page_buttons)
         replies = await self.conversation.handle(ev, event_id=msg.token)
         await self.send(msg.user_id, replies, msg.api_version)
 
-    async def _photo_failed(self, msg: ViberMessage) -> Reply:
+    async def _photo_failed(self, msg: ViberMessage, key: str = "viber.photo_failed") -> Reply:
         async with self.conversation.sessions() as session:
             resident = await find_resident(session, CHANNEL, msg.user_id)
         lang = (
@@ -277,9 +284,7 @@ class ViberChannel:
             or msg.language
             or self.conversation.settings.default_language
         )
-        return Reply(
-            self.tr.t(lang, "viber.photo_failed", limit=max(1, round(self.photo_max_bytes / 2**20)))
-        )
+        return Reply(self.tr.t(lang, key, limit=max(1, round(self.photo_max_bytes / 2**20))))
 
     # -- pictures
 
@@ -292,29 +297,48 @@ class ViberChannel:
     async def download_photo(self, url: str, token: str) -> str:
         """Keep a picture in the media store (Viber's media URLs expire); its reference
         ``viber:viber/<name>``, or "" when it cannot be had (gone, too large, not an image)."""
-        if not is_url(url):
+        got = await self._fetch(url, token)
+        if got is None:
             return ""
+        data, content_type = got
+        return await self._keep(token, _IMAGE_EXT.get(content_type, ".jpg"), data)
+
+    async def download_voice(self, msg: ViberMessage) -> str:
+        """A voice message (an audio file, or a video note's sound) kept like a picture."""
+        got = await self._fetch(msg.media, msg.token)
+        if got is None:
+            return ""
+        suffix = Path(msg.file_name).suffix.lower() if msg.file_name else ".mp4"
+        return await self._keep(msg.token, suffix if _SAFE_NAME.sub("", suffix) else ".mp4", got[0])
+
+    async def _keep(self, token: str, ext: str, data: bytes) -> str:
+        # The message token names the file: a retried callback overwrites, never duplicates.
+        name = f"{_SAFE_NAME.sub('', token) or 'media'}{ext}"
+        return await self.media.save(CHANNEL, name, data)
+
+    async def _fetch(self, url: str, token: str) -> tuple[bytes, str] | None:
+        """The media at ``url`` and its content type; None when it cannot be had (gone, too
+        large)."""
+        if not is_url(url):
+            return None
         try:
             async with self.http.get(url) as resp:
                 if resp.status != 200:
-                    log.warning("Viber picture %s: HTTP %s", token, resp.status)
-                    return ""
+                    log.warning("Viber media %s: HTTP %s", token, resp.status)
+                    return None
                 if (resp.content_length or 0) > self.photo_max_bytes:
-                    log.warning("Viber picture %s: %s bytes", token, resp.content_length)
-                    return ""
-                ext = _IMAGE_EXT.get(resp.content_type, ".jpg")
+                    log.warning("Viber media %s: %s bytes", token, resp.content_length)
+                    return None
                 data = bytearray()
                 async for chunk in resp.content.iter_chunked(64 * 1024):
                     data += chunk
                     if len(data) > self.photo_max_bytes:
-                        log.warning("Viber picture %s: over %s bytes", token, self.photo_max_bytes)
-                        return ""
+                        log.warning("Viber media %s: over %s bytes", token, self.photo_max_bytes)
+                        return None
+                return bytes(data), resp.content_type
         except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("Viber picture %s could not be downloaded: %s", token, exc)
-            return ""
-        # The message token names the file: a retried callback overwrites, never duplicates.
-        name = f"{_SAFE_NAME.sub('', token) or 'photo'}{ext}"
-        return await self.media.save(CHANNEL, name, bytes(data))
+            log.warning("Viber media %s could not be downloaded: %s", token, exc)
+            return None
 
     # -- sending
 
