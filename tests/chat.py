@@ -71,6 +71,9 @@ class Chat:
     async def photo(self, ref: str, caption: str = "") -> list[Reply]:
         return await self._send(kind=Kind.PHOTO, photo=ref, text=caption)
 
+    async def voice(self, ref: str, seconds: int, caption: str = "") -> list[Reply]:
+        return await self._send(kind=Kind.VOICE, voice=ref, duration=seconds, text=caption)
+
     async def contact(self, phone: str, own: bool = True) -> list[Reply]:
         return await self._send(kind=Kind.CONTACT, phone=phone, contact_is_own=own)
 

@@ -20,6 +20,7 @@ from models.domain.lifecycle import notify_desk
 from models.domain.requests import (
     add_comment,
     add_photo,
+    add_voice,
     cancel_by_resident,
     get_for_resident,
     is_open,
@@ -162,6 +163,8 @@ def _history(ctx: Context, req: Request) -> str:
         elif ev.kind is EventKind.PHOTO:
             own = ev.actor is Actor.RESIDENT
             line = ctx.t("history.photo" if own else "history.proof", when=when)
+        elif ev.kind is EventKind.VOICE:
+            line = ctx.t("history.voice", when=when)
         elif ev.kind is EventKind.DEADLINE:
             line = ctx.t("history.deadline", when=when, text=_short(ev.text, 300))
         elif ev.kind is EventKind.REPLY:
@@ -252,7 +255,7 @@ async def on_add_info(ctx: Context, ev: Incoming) -> None:
         ctx.hint("my.closed_now")
         await goto(ctx, Step.MY_DETAIL)
         return
-    if ev.kind not in (Kind.TEXT, Kind.PHOTO):
+    if ev.kind not in (Kind.TEXT, Kind.PHOTO, Kind.VOICE):
         ctx.hint("hint.text_or_photo_expected")
         await reask(ctx)
         return
@@ -267,6 +270,8 @@ async def on_add_info(ctx: Context, ev: Incoming) -> None:
         await add_comment(ctx.session, ctx.resident, req, text)
     if ev.kind is Kind.PHOTO:
         await add_photo(ctx.session, ctx.resident, req, ev.photo)
+    if ev.kind is Kind.VOICE:
+        await add_voice(ctx.session, ctx.resident, req, ev.voice)
     # The department sees what the resident added without opening the request.
     notify_desk(
         ctx.session,
@@ -276,6 +281,8 @@ async def on_add_info(ctx: Context, ev: Incoming) -> None:
         now=ctx.now,
         text=text,
         photo=ev.photo if ev.kind is Kind.PHOTO else None,
+        voice=ev.voice or None,
+        voice_seconds=ev.duration if ev.voice else None,
     )
     ctx.say(ctx.t("my.info_added", number=req.number))
     await goto(ctx, Step.MY_DETAIL)

@@ -73,9 +73,15 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
         dept = department_name(settings, lang, str(body.get("department", "")))
         return Reply(t("notify.reassigned", number=number, department=dept), lang=lang)
     if event == "desk_comment":
+        text = str(body.get("text", ""))
+        if body.get("voice"):
+            seconds = int(body.get("voice_seconds") or 0)
+            length = f"{seconds // 60}:{seconds % 60:02d}" if seconds else "—"
+            text = "\n".join(x for x in (text, t("card.voice", length=length)) if x)
         return Reply(
-            t("desk.comment", number=number, text=str(body.get("text", ""))),
+            t("desk.comment", number=number, text=text),
             photos=[str(body["photo"])] if body.get("photo") else [],
+            voice=str(body.get("voice") or ""),
             lang=lang,
         )
     if event == "desk_answer":

@@ -178,6 +178,19 @@ async def add_comment(session: AsyncSession, resident: Resident, req: Request, t
     req.updated_at = utcnow()
 
 
+async def add_voice(session: AsyncSession, resident: Resident, req: Request, ref: str) -> None:
+    session.add(
+        RequestEvent(
+            request_id=req.id,
+            kind=EventKind.VOICE,
+            actor=Actor.RESIDENT,
+            actor_id=str(resident.id),
+            text=ref,
+        )
+    )
+    req.updated_at = utcnow()
+
+
 async def add_photo(session: AsyncSession, resident: Resident, req: Request, ref: str) -> None:
     session.add(Photo(request_id=req.id, channel=resident.channel, file_ref=ref))
     session.add(

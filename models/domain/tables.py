@@ -33,6 +33,7 @@ class EventKind(enum.StrEnum):
     STATUS = "status"
     COMMENT = "comment"
     PHOTO = "photo"
+    VOICE = "voice"  # a voice message the resident added (text: the audio's reference)
     REPLY = "reply"
     REASSIGNED = "reassigned"
     DEADLINE = "deadline"

@@ -11,9 +11,12 @@ from sqlalchemy.orm import selectinload
 
 from bot.config import Settings
 from handlers.dialog.conversation import Conversation, FloodGuard
+from handlers.outbound.notifications import render_notification
+from models.domain.outbox import OutboxMessage
 from models.domain.status import Status
 from models.domain.tables import EventKind, Request, Resident
 from tests.chat import Chat, say, say_n
+from tests.desk_settings import desk_settings
 
 
 @pytest.fixture
@@ -347,3 +350,30 @@ async def test_forget_erases_personal_data(
     old_again, new = await residents(sessions)
     assert old_again.external_id is None
     assert new.external_id == "1001" and new.id != old.id
+
+
+async def test_a_voice_message_added_to_a_request_reaches_the_department_as_audio(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """Issue 14: a comment may be spoken; the history says so and the department's chat gets
+    the audio with a line saying what it is."""
+    chat = Chat(Conversation(sessions, desk_settings(settings)), "1001")
+    await chat.file_request()
+    [req] = await stored(sessions)
+    await open_request(chat, req.number)
+    await chat.press(say("my.add_info"))
+    assert "voice message" in chat.last
+    await chat.voice("AwACAgIAAxkBvoice", 65)
+    assert say("my.info_added", number=req.number) in chat.said
+    assert "you added a voice message" in chat.said
+    [req] = await stored(sessions)
+    assert (EventKind.VOICE, "AwACAgIAAxkBvoice") in [(e.kind, e.text) for e in req.events]
+    async with sessions() as session:
+        bodies = [
+            m.body
+            for m in (await session.execute(select(OutboxMessage))).scalars()
+            if m.body.get("event") == "desk_comment"
+        ]
+    assert bodies, "the department is told"
+    reply = render_notification(chat.conversation.settings, chat.conversation.tr, bodies[0])
+    assert reply.voice == "AwACAgIAAxkBvoice" and "Voice message, 1:05" in reply.text

@@ -86,6 +86,8 @@ class TelegramSender:
         photos = self._photos(reply)
         markup = render_markup(reply)
         parts: list[Part] = []
+        if reply.voice and (voice := self._voice(recipient, reply.voice, thread)) is not None:
+            parts.append(voice)
         if len(photos) == 1 and len(reply.text) <= CAPTION_LIMIT:
             parts.append(
                 functools.partial(
