@@ -16,9 +16,11 @@ from bot.channels.viber.webhook import ViberChannel
 from bot.config import Settings
 from handlers.desk.engine import StaffDesk
 from handlers.i18n import translator
+from models.domain.outbox import enqueue
 from models.domain.tables import Request
 from tests.channels.test_viber import ViberBot, texts, welcome
 from tests.channels.test_viber_updates import VIBER_RESIDENT, both_channels, viber_settings
+from tests.delivery.test_delivery import drained, sender_for, worker
 from tests.desk.test_export import export, read_csv
 from tests.desk_settings import ADMIN, LIGHTING_CHAT, desk_settings
 from tests.fakes import viber_server as cb
@@ -136,3 +138,39 @@ async def test_a_voice_message_filed_in_viber_reaches_the_card_as_audio(
     req = await stored(sessions)
     assert req.voice and req.voice.startswith("viber:")
     assert (media_dir / req.voice.split(":", 1)[1]).is_file()
+
+
+async def test_a_spoken_comment_reaches_the_departments_chat_as_a_voice_message(
+    servers: tuple[FakeTelegramServer, FakeViberServer],
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """A voice message added to an open request: the department's chat gets it played, then
+    the line saying whose request it is."""
+    tg, _ = servers
+    cfg = desk_settings(settings, operators_chat=None)
+    tg.add_file("AwACAgIAAxkBspoken", OGG, "voice.ogg")
+    async with sessions() as session, session.begin():
+        enqueue(
+            session,
+            "telegram",
+            str(LIGHTING_CHAT),
+            {
+                "event": "desk_comment",
+                "number": "2026-000042",
+                "text": "",
+                "voice": "AwACAgIAAxkBspoken",
+                "voice_seconds": 9,
+                "lang": "en",
+            },
+        )
+    sender = sender_for(tg)
+    try:
+        async with worker(sessions, cfg, sender):
+            await drained(sessions, within=10)
+    finally:
+        await sender.bot.session.close()
+    calls = [c for c in tg.calls if str(c.params.get("chat_id")) == str(LIGHTING_CHAT)]
+    assert [c.method for c in calls] == ["sendVoice", "sendMessage"]
+    assert calls[0].params["voice"] == "AwACAgIAAxkBspoken"
+    assert "Voice message, 0:09" in calls[1].params["text"]
