@@ -93,15 +93,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         from bench.storage import DATA_DIR, SEED_VERSION
 
         n = args.requests or (100_000 if quick else 1_000_000)
-        url = args.url
-        if url is None:
-            DATA_DIR.mkdir(exist_ok=True)
-            path = DATA_DIR / f"seed-{n}-v{SEED_VERSION}.sqlite3"
-            if path.exists():
-                raise SystemExit(f"{path} exists (delete it to seed again)")
-            url = f"sqlite+aiosqlite:///{path}"
-        info = await seed_database(url, n)
-        log(f"seeded {url}: {json.dumps(info.as_dict())}")
+        if args.url is not None:
+            info = await seed_database(args.url, n)
+            log(f"seeded {args.url}: {json.dumps(info.as_dict())}")
+            return {}
+        DATA_DIR.mkdir(exist_ok=True)
+        path = DATA_DIR / f"seed-{n}-v{SEED_VERSION}.sqlite3"
+        if path.exists():
+            raise SystemExit(f"{path} exists (delete it to seed again)")
+        # Written aside and renamed when complete: an interrupted seed is never taken by
+        # `bench storage` for a whole one.
+        partial = path.with_suffix(".partial")
+        for p in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+            p.unlink(missing_ok=True)
+        info = await seed_database(f"sqlite+aiosqlite:///{partial}", n)
+        partial.rename(path)
+        log(f"seeded {path}: {json.dumps(info.as_dict())}")
         return {}
 
     if what == "surge":
