@@ -32,7 +32,7 @@ from handlers.types import Incoming, Keyboard, Kind, Reply
 from models.domain.base import utcnow
 from models.domain.city import CityConfig
 from models.domain.outbox import enqueued, release_held, release_waiting
-from models.domain.residents import resident_with_state, save_state
+from models.domain.residents import dialog_data, resident_with_state, save_state
 from models.storage.dedupe import first_time
 from models.storage.engine import short_transaction
 
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 FILING_STEPS = frozenset(new_request.FLOW) | {Step.CONFIRM}
 SEEN_KEY = "seen"
+ALBUM_KEY = "album_last"
 # The commands that reach a step from any step (the diagram's note): /new continues a draft
 # at its first unanswered step, /start asks for the language first when none was chosen.
 COMMAND_STEPS: dict[str, Step] = {
@@ -149,6 +150,13 @@ class Conversation:
                 log.exception("failed to handle %s from %s:%s", ev.kind, ev.channel, ev.user_id)
                 return [Reply(self.tr.t(self.settings.default_language, "error.internal"))]
 
+    async def album_last(self, channel: str, user_id: str, album: str) -> str:
+        """The event id of the album's photo handled last ("" when another came since)."""
+        async with self.sessions() as session:
+            data = await dialog_data(session, channel, user_id)
+        seen = data.get(ALBUM_KEY) or ["", ""]
+        return str(seen[1]) if seen[0] == album else ""
+
     async def _handle(self, session: AsyncSession, ev: Incoming, event_id: str) -> list[Reply]:
         async with session.begin():
             resident, state = await resident_with_state(session, ev.channel, ev.user_id, ev.name)
@@ -192,6 +200,10 @@ class Conversation:
             if ctx.data.get("forgotten"):
                 return ctx.replies
             ctx.data.pop(SEEN_KEY, None)  # where earlier versions kept the last event ids
+            if ev.album and event_id:
+                # Which photo of an album was handled last, whichever worker handled it: only
+                # that one's answer goes (bot/channels/telegram/albums.py).
+                ctx.data[ALBUM_KEY] = [ev.album, event_id]
             previous_kb = ctx.data.get("kb")
             _mark_keyboard_removal(ctx.replies, previous_kb)
             shown = [r for r in ctx.replies if r.buttons]

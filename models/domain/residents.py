@@ -200,6 +200,18 @@ async def forget_resident(session: AsyncSession, resident: Resident) -> int:
     return len(ids)
 
 
+async def dialog_data(session: AsyncSession, channel: str, external_id: str) -> dict[str, Any]:
+    """The resident's dialog data as last saved ({} when they have none)."""
+    data = (
+        await session.execute(
+            select(DialogState.data)
+            .join(Resident, Resident.id == DialogState.resident_id)
+            .where(Resident.channel == channel, Resident.external_id == external_id)
+        )
+    ).scalar_one_or_none()
+    return dict(data or {})
+
+
 async def last_heard(session: AsyncSession, channel: str, external_id: str) -> datetime | None:
     """When the resident last wrote to the bot (their dialog state is saved at every message
     they send, and only then)."""

@@ -193,3 +193,34 @@ async def test_an_album_is_kept_whole_with_one_answer(
         [req] = (await session.execute(select(Request))).scalars()
         photos = await session.scalar(select(func.count()).select_from(Photo))
     assert req.number and photos == 3
+
+
+async def test_an_album_spread_over_two_workers_gets_one_answer(
+    srv: FakeTelegramServer,
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+) -> None:
+    """Behind a reverse proxy an album's photos may reach different workers: the worker that
+    handled the album's last photo answers, the other stays silent."""
+    async with running_bot(srv, engine, sessions, settings, "webhook"):
+        url_a = srv.calls_of("setWebhook")[-1].params["url"]
+        async with running_bot(srv, engine, sessions, settings, "webhook") as b:
+            url_b = srv.calls_of("setWebhook")[-1].params["url"]
+            assert url_a != url_b
+            s = b.srv
+            await b.step(USER, s.message_update(USER, "/start"))
+            await b.step(USER, s.callback_update(USER, "lang:en"))
+            await b.step(USER, s.callback_update(USER, "menu:new"))
+            await b.step(USER, s.callback_update(USER, "cat:lighting"))
+            await b.step(USER, s.callback_update(USER, "sub:light_off"))
+            await b.step(USER, s.message_update(USER, "вул. Шевченка, 10"))
+            await b.step(USER, s.message_update(USER, "Ліхтар не світить тиждень"))
+            before = len(s.sent_messages(USER))
+            for i, url in enumerate((url_a, url_b, url_a)):
+                photo = s.message_update(USER, photo=f"spread-{i}".encode(), media_group_id="A2")
+                await s.deliver_webhook(photo, url=url)
+            [answer] = (await b.wait_texts(USER, before + 1))[before:]
+            assert "3 photos" in answer, answer
+            await asyncio.sleep(1.2)
+            assert len(s.sent_messages(USER)) == before + 1, b.bot_texts(USER)[before:]

@@ -1255,9 +1255,11 @@ class FakeTelegramServer:
         *,
         token: str | None = None,
         timeout: float = 10.0,  # noqa: ASYNC109 - forwarded to the HTTP client
+        url: str | None = None,
     ) -> WebhookDelivery:
         """POST ``update`` to the webhook set by ``token`` (the only one set, by default) and
-        process a method call the bot returns in its answer like a regular request."""
+        process a method call the bot returns in its answer like a regular request. ``url``:
+        to this worker instead, as a reverse proxy in front of several would."""
         hooks = {t: s for t, s in self._bots.items() if s.webhook_url}
         if token is None and len(hooks) == 1:
             token = next(iter(hooks))
@@ -1271,7 +1273,7 @@ class FakeTelegramServer:
             {"X-Telegram-Bot-Api-Secret-Token": state.secret_token} if state.secret_token else {}
         )
         async with self._client.post(
-            state.webhook_url,
+            url or state.webhook_url,
             json=update,
             headers=headers,
             timeout=aiohttp.ClientTimeout(total=timeout),

@@ -79,7 +79,7 @@ class TelegramChannel:
         self._sender = TelegramSender(bot, self.tr, self.media)
         self._stopped = asyncio.Event()
         self._polling: asyncio.Future[None] | None = None
-        self.albums = AlbumAnswers(self._answer)
+        self.albums = AlbumAnswers(self._answer, self._album_last)
 
     async def _download(self, file_id: str) -> bytes | None:
         try:
@@ -188,7 +188,9 @@ class TelegramChannel:
             return None
         replies = await self.conversation.handle(ev, event_id=str(event_update.update_id))
         if ev.album and ev.kind is Kind.PHOTO:
-            self.albums.hold(message.chat.id, ev.album, coalesce(replies))
+            self.albums.hold(
+                message.chat.id, ev.album, coalesce(replies), str(event_update.update_id)
+            )
             return None
         async with _answering(message.chat.id):
             return await self.send(
@@ -234,6 +236,9 @@ class TelegramChannel:
         return spinner
 
     # -- answering
+
+    async def _album_last(self, chat_id: int, album: str) -> str:
+        return await self.conversation.album_last(CHANNEL, str(chat_id), album)
 
     async def _answer(self, chat_id: int, replies: list[Reply]) -> None:
         async with _answering(chat_id):
