@@ -57,6 +57,18 @@ async def file_request(h: Harness, user: int = USER) -> str:
     return done
 
 
+async def to_the_photos(h: Harness) -> None:
+    """From /start, in English, to the photo step of a lighting request."""
+    s = h.srv
+    await h.step(USER, s.message_update(USER, "/start"))
+    await h.step(USER, s.callback_update(USER, "lang:en"))
+    await h.step(USER, s.callback_update(USER, "menu:new"))
+    await h.step(USER, s.callback_update(USER, "cat:lighting"))
+    await h.step(USER, s.callback_update(USER, "sub:light_off"))
+    await h.step(USER, s.message_update(USER, "вул. Шевченка, 10"))
+    await h.step(USER, s.message_update(USER, "Ліхтар не світить тиждень"))
+
+
 async def stored(sessions: async_sessionmaker[AsyncSession]) -> list[Request]:
     async with sessions() as session:
         return list((await session.execute(select(Request))).scalars())
@@ -170,13 +182,7 @@ async def test_an_album_is_kept_whole_with_one_answer(
     ("3 photos"), not three, and the department's card shows them as one album."""
     async with running_bot(srv, engine, sessions, settings, "polling") as h:
         s = h.srv
-        await h.step(USER, s.message_update(USER, "/start"))
-        await h.step(USER, s.callback_update(USER, "lang:en"))
-        await h.step(USER, s.callback_update(USER, "menu:new"))
-        await h.step(USER, s.callback_update(USER, "cat:lighting"))
-        await h.step(USER, s.callback_update(USER, "sub:light_off"))
-        await h.step(USER, s.message_update(USER, "вул. Шевченка, 10"))
-        await h.step(USER, s.message_update(USER, "Ліхтар не світить тиждень"))
+        await to_the_photos(h)
         before = len(s.sent_messages(USER))
         for i in range(3):
             h.srv.push_update(
@@ -209,13 +215,7 @@ async def test_an_album_spread_over_two_workers_gets_one_answer(
             url_b = srv.calls_of("setWebhook")[-1].params["url"]
             assert url_a != url_b
             s = b.srv
-            await b.step(USER, s.message_update(USER, "/start"))
-            await b.step(USER, s.callback_update(USER, "lang:en"))
-            await b.step(USER, s.callback_update(USER, "menu:new"))
-            await b.step(USER, s.callback_update(USER, "cat:lighting"))
-            await b.step(USER, s.callback_update(USER, "sub:light_off"))
-            await b.step(USER, s.message_update(USER, "вул. Шевченка, 10"))
-            await b.step(USER, s.message_update(USER, "Ліхтар не світить тиждень"))
+            await to_the_photos(b)
             before = len(s.sent_messages(USER))
             for i, url in enumerate((url_a, url_b, url_a)):
                 photo = s.message_update(USER, photo=f"spread-{i}".encode(), media_group_id="A2")
