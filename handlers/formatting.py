@@ -103,6 +103,11 @@ def time_left(now: datetime, deadline: datetime) -> tuple[int, int]:
     return sign * hours, rest // 60
 
 
+def audio_length(seconds: int) -> str:
+    """ "0:42"; "" when the messenger said no length (a Viber audio file)."""
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds > 0 else ""
+
+
 def viber_costs(config: CityConfig, day: ViberUsage, month: ViberUsage) -> dict[str, object]:
     """Viber's messages of a day and a month, in residents' sessions and started by the bot,
     with the estimated cost of those billed at ``[costs]``' price, as /outbox and the digest

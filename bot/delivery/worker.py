@@ -248,10 +248,12 @@ class Delivery:
             return wait
         attempts = item.attempts + 1
         bot_initiated = await self.billed.bot_initiated(sender, item)
-        if bot_initiated and await self.billed.holds(item.body):
-            await self._record(item, OutboxStatus.WAITING, attempts=item.attempts, error=WAITING)
-            return None
         if bot_initiated:
+            if await self.billed.holds(item.body):
+                await self._record(
+                    item, OutboxStatus.WAITING, attempts=item.attempts, error=WAITING
+                )
+                return None
             wait = await self.bundles.wait(item)
             if wait > 0:
                 await self._release([item], delay=wait)

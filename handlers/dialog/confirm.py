@@ -16,7 +16,7 @@ from handlers.dialog.new_request import (
     next_missing,
     resume,
 )
-from handlers.formatting import answered, when
+from handlers.formatting import answered, audio_length, when
 from handlers.i18n import Safe
 from handlers.types import Incoming, Kind
 from models.domain.filing import file_request
@@ -44,9 +44,8 @@ def summary(ctx: Context, d: dict[str, Any]) -> str:
 
 def voice_line(ctx: Context, seconds: int) -> str:
     """ "🎤 voice message, 0:42" (Viber says no length of an audio file)."""
-    if not seconds:
-        return ctx.t("summary.voice_plain")
-    return ctx.t("summary.voice", length=f"{seconds // 60}:{seconds % 60:02d}")
+    length = audio_length(seconds)
+    return ctx.t("summary.voice", length=length) if length else ctx.t("summary.voice_plain")
 
 
 def _summary(ctx: Context, d: dict[str, Any], photos: int, voice: str) -> str:

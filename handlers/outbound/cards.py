@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from handlers.formatting import (
     answered,
+    audio_length,
     category_name,
     department_name,
     local_time,
@@ -105,9 +106,7 @@ def render_card(
     main = req.duplicate_of
     voice = ""
     if req.voice:
-        seconds = req.voice_seconds or 0
-        length = f"{seconds // 60}:{seconds % 60:02d}" if seconds else "—"
-        voice = tr.t(lang, "card.voice", length=length)
+        voice = tr.t(lang, "card.voice", length=audio_length(req.voice_seconds or 0) or "—")
         if req.voice_transcript:
             voice += "\n" + tr.t(lang, "card.transcript", text=req.voice_transcript)
     closing = [

@@ -6,7 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from handlers.formatting import category_name, department_name, local_time, when
+from handlers.formatting import (
+    audio_length,
+    category_name,
+    department_name,
+    local_time,
+    when,
+)
 from handlers.i18n import Translator
 from handlers.types import Button, Reply
 from models.domain.city import CityConfig
@@ -75,8 +81,7 @@ def render_notification(settings: CityConfig, tr: Translator, body: dict[str, An
     if event == "desk_comment":
         text = str(body.get("text", ""))
         if body.get("voice"):
-            seconds = int(body.get("voice_seconds") or 0)
-            length = f"{seconds // 60}:{seconds % 60:02d}" if seconds else "—"
+            length = audio_length(int(body.get("voice_seconds") or 0)) or "—"
             text = "\n".join(x for x in (text, t("card.voice", length=length)) if x)
         return Reply(
             t("desk.comment", number=number, text=text),

@@ -165,11 +165,13 @@ def is_open(req: Request) -> bool:
     return req.status in OPEN_STATUSES
 
 
-async def add_comment(session: AsyncSession, resident: Resident, req: Request, text: str) -> None:
+def _resident_event(
+    session: AsyncSession, resident: Resident, req: Request, kind: EventKind, text: str
+) -> None:
     session.add(
         RequestEvent(
             request_id=req.id,
-            kind=EventKind.COMMENT,
+            kind=kind,
             actor=Actor.RESIDENT,
             actor_id=str(resident.id),
             text=text,
@@ -178,31 +180,17 @@ async def add_comment(session: AsyncSession, resident: Resident, req: Request, t
     req.updated_at = utcnow()
 
 
+async def add_comment(session: AsyncSession, resident: Resident, req: Request, text: str) -> None:
+    _resident_event(session, resident, req, EventKind.COMMENT, text)
+
+
 async def add_voice(session: AsyncSession, resident: Resident, req: Request, ref: str) -> None:
-    session.add(
-        RequestEvent(
-            request_id=req.id,
-            kind=EventKind.VOICE,
-            actor=Actor.RESIDENT,
-            actor_id=str(resident.id),
-            text=ref,
-        )
-    )
-    req.updated_at = utcnow()
+    _resident_event(session, resident, req, EventKind.VOICE, ref)
 
 
 async def add_photo(session: AsyncSession, resident: Resident, req: Request, ref: str) -> None:
     session.add(Photo(request_id=req.id, channel=resident.channel, file_ref=ref))
-    session.add(
-        RequestEvent(
-            request_id=req.id,
-            kind=EventKind.PHOTO,
-            actor=Actor.RESIDENT,
-            actor_id=str(resident.id),
-            text=ref,
-        )
-    )
-    req.updated_at = utcnow()
+    _resident_event(session, resident, req, EventKind.PHOTO, ref)
 
 
 async def cancel_by_resident(session: AsyncSession, resident: Resident, req: Request) -> bool:
